@@ -1,0 +1,19 @@
+/**
+ * Carries encoded messages (protocol/bus-format.ts) between pods.
+ *
+ * Guarantees: at-most-once; every pod, the sender included, receives every message; messages
+ * from one publisher arrive in the order `publish` was called. `publish` resolves once the
+ * message is handed to the broker (or delivered, for the local bus) and rejects with
+ * BusUnavailableError when the broker is down, in which case nothing was sent.
+ */
+export interface Bus {
+  readonly name: string;
+  /** Connects and subscribes; resolves once messages can flow both ways. */
+  start(onMessage: (msg: Uint8Array) => void): Promise<void>;
+  publish(msg: Uint8Array): Promise<void>;
+  /** Drives /readyz and herald_bus_up. */
+  readonly up: boolean;
+  /** Called on every change of `up`. */
+  onStatus(listener: (up: boolean) => void): void;
+  close(): Promise<void>;
+}

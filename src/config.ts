@@ -1,0 +1,145 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import type { KeySource } from './auth/verification-key.js';
+import { ConfigError } from './errors.js';
+
+const Integer = (description: string) => Type.String({ pattern: '^[0-9]+$', description });
+const Url = (schemes: string, description: string) =>
+  Type.String({ pattern: `^(${schemes})://[^\\s]+$`, description });
+
+/** The environment as the gateway reads it: every HERALD_* variable is a string or absent. */
+export const Env = Type.Object({
+  HERALD_HOST: Type.Optional(Type.String({ minLength: 1, description: 'a listen address' })),
+  HERALD_PORT: Type.Optional(Integer('a port number (0 picks a free port)')),
+  HERALD_BUS: Type.Optional(Type.Union([Type.Literal('local'), Type.Literal('nats'), Type.Literal('amqp')])),
+  HERALD_NATS_URL: Type.Optional(Type.String({ pattern: '^(nats|tls|ws|wss)://[^\\s,]+(,(nats|tls|ws|wss)://[^\\s,]+)*$' })),
+  HERALD_NATS_SUBJECT: Type.Optional(Type.String({ pattern: '^[^\\s*>]+$', description: 'a NATS subject without wildcards' })),
+  HERALD_AMQP_URL: Type.Optional(Url('amqps?', 'an amqp:// URL')),
+  HERALD_AMQP_EXCHANGE: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+  HERALD_JWT_SECRET: Type.Optional(Type.String({ minLength: 32, description: 'at least 32 bytes' })),
+  HERALD_JWT_PUBLIC_KEY: Type.Optional(Type.String({ pattern: '-----BEGIN PUBLIC KEY-----', description: 'a PEM public key' })),
+  HERALD_JWKS_URL: Type.Optional(Url('https?', 'an http(s) URL')),
+  HERALD_JWT_ISSUER: Type.Optional(Type.String({ minLength: 1 })),
+  HERALD_JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1 })),
+  HERALD_PUBLISH_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'at least 16 characters' })),
+  HERALD_ALLOWED_ORIGINS: Type.Optional(Type.String({ minLength: 1 })),
+  HERALD_MAX_SOCKETS_PER_USER: Type.Optional(Integer('a whole number')),
+  HERALD_MAX_BACKPRESSURE: Type.Optional(Integer('a byte count')),
+  HERALD_IDLE_TIMEOUT_S: Type.Optional(Integer('seconds')),
+  HERALD_DRAIN_TIMEOUT_MS: Type.Optional(Integer('milliseconds')),
+  HERALD_LOG_LEVEL: Type.Optional(
+    Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
+  ),
+});
+export type Env = Static<typeof Env>;
+const envValidator = TypeCompiler.Compile(Env);
+
+export type BusKind = 'local' | 'nats' | 'amqp';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  host: string;
+  port: number;
+  bus: BusKind;
+  natsServers: string[];
+  natsSubject: string;
+  amqpUrl: string;
+  amqpExchange: string;
+  /** Absent only in development mode, which makes one up (see dev-mode.ts). */
+  key: KeySource | undefined;
+  issuer: string | undefined;
+  audience: string | undefined;
+  publishToken: string | undefined;
+  /** `*` or the exact origins allowed to open a socket from a browser. */
+  allowedOrigins: '*' | ReadonlySet<string>;
+  maxSocketsPerUser: number;
+  maxBackpressure: number;
+  idleTimeoutS: number;
+  drainTimeoutMs: number;
+  logLevel: LogLevel;
+  production: boolean;
+}
+
+/** Defaults chosen from bench/ runs; docs/tuning.md says why. */
+export const DEFAULT_MAX_BACKPRESSURE = 256 * 1024;
+export const DEFAULT_IDLE_TIMEOUT_S = 60;
+
+/** Reads the HERALD_* environment. Throws ConfigError with one line per bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const raw: Record<string, string> = {};
+  for (const name of Object.keys(Env.properties)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') raw[name] = value;
+  }
+  const problems: string[] = [];
+  const reported = new Set<string>();
+  for (const error of envValidator.Errors(raw)) {
+    const name = error.path.split('/')[1] ?? '';
+    if (reported.has(name)) continue;
+    reported.add(name);
+    problems.push(`${name}: ${describe(name, error.schema, raw[name])}`);
+  }
+  const e = raw as Env;
+  const production = env.NODE_ENV === 'production';
+
+  const port = int(e.HERALD_PORT, 8080);
+  if (port > 65535) problems.push(`HERALD_PORT: ${port} is not a port number (0–65535)`);
+  const maxSocketsPerUser = int(e.HERALD_MAX_SOCKETS_PER_USER, 32);
+  if (maxSocketsPerUser < 1) problems.push('HERALD_MAX_SOCKETS_PER_USER: must be at least 1');
+  const maxBackpressure = int(e.HERALD_MAX_BACKPRESSURE, DEFAULT_MAX_BACKPRESSURE);
+  if (maxBackpressure < 1024) problems.push('HERALD_MAX_BACKPRESSURE: must be at least 1024 bytes');
+  const idleTimeoutS = int(e.HERALD_IDLE_TIMEOUT_S, DEFAULT_IDLE_TIMEOUT_S);
+  if (idleTimeoutS !== 0 && (idleTimeoutS < 8 || idleTimeoutS > 960))
+    problems.push('HERALD_IDLE_TIMEOUT_S: must be 0 (off) or 8–960 seconds (uWebSockets resolution is 4 s)');
+  const drainTimeoutMs = int(e.HERALD_DRAIN_TIMEOUT_MS, 10_000);
+
+  const keys = (['HERALD_JWT_SECRET', 'HERALD_JWT_PUBLIC_KEY', 'HERALD_JWKS_URL'] as const).filter((k) => e[k]);
+  if (keys.length > 1) problems.push(`${keys.join(', ')}: set exactly one of them`);
+  if (production && keys.length === 0)
+    problems.push('HERALD_JWT_SECRET: required in production (or HERALD_JWT_PUBLIC_KEY or HERALD_JWKS_URL)');
+  if (production && !e.HERALD_PUBLISH_TOKEN) problems.push('HERALD_PUBLISH_TOKEN: required in production');
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    host: e.HERALD_HOST ?? '0.0.0.0',
+    port,
+    bus: e.HERALD_BUS ?? 'local',
+    natsServers: (e.HERALD_NATS_URL ?? 'nats://127.0.0.1:4222').split(','),
+    natsSubject: e.HERALD_NATS_SUBJECT ?? 'herald.events',
+    amqpUrl: e.HERALD_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+    amqpExchange: e.HERALD_AMQP_EXCHANGE ?? 'herald.events',
+    key: e.HERALD_JWT_SECRET
+      ? { kind: 'secret', secret: e.HERALD_JWT_SECRET }
+      : e.HERALD_JWT_PUBLIC_KEY
+        ? { kind: 'public-key', pem: e.HERALD_JWT_PUBLIC_KEY.replace(/\\n/g, '\n') }
+        : e.HERALD_JWKS_URL
+          ? { kind: 'jwks', url: e.HERALD_JWKS_URL }
+          : undefined,
+    issuer: e.HERALD_JWT_ISSUER,
+    audience: e.HERALD_JWT_AUDIENCE,
+    publishToken: e.HERALD_PUBLISH_TOKEN,
+    allowedOrigins: parseOrigins(e.HERALD_ALLOWED_ORIGINS ?? '*'),
+    maxSocketsPerUser,
+    maxBackpressure,
+    idleTimeoutS,
+    drainTimeoutMs,
+    logLevel: (e.HERALD_LOG_LEVEL ?? 'info') as LogLevel,
+    production,
+  };
+}
+
+function int(value: string | undefined, fallback: number): number {
+  return value === undefined ? fallback : Number.parseInt(value, 10);
+}
+
+function parseOrigins(value: string): '*' | ReadonlySet<string> {
+  const origins = value.split(',').map((o) => o.trim()).filter(Boolean);
+  return origins.includes('*') ? '*' : new Set(origins);
+}
+
+function describe(name: string, schema: { description?: string; anyOf?: { const?: unknown }[] }, value: unknown): string {
+  const shown = name.includes('SECRET') || name.includes('TOKEN') ? '(hidden)' : JSON.stringify(value);
+  if (schema.anyOf) return `${shown} is not one of ${schema.anyOf.map((s) => s.const).join(', ')}`;
+  return `${shown} is not ${schema.description ?? 'valid'}`;
+}

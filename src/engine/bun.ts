@@ -1,0 +1,145 @@
+import type { Server, ServerWebSocket } from 'bun';
+import { PayloadTooLargeError } from '../errors.js';
+import type { HttpRequest } from '../http/http-types.js';
+import type { Conn, Engine, EngineFrame, EngineHandler, ListenOptions, SendResult } from './engine.js';
+
+/** The Bun.serve engine: uWebSockets inside Bun. Translates only. */
+export function createBunEngine<Data>(): Engine<Data> {
+  return new BunEngine<Data>();
+}
+
+interface SocketData<Data> {
+  conn: BunConn<Data>;
+}
+
+class BunConn<Data> implements Conn<Data> {
+  closed = false;
+  /** Set at open, cleared at close so a closed socket holds no native handle. */
+  ws: ServerWebSocket<SocketData<Data>> | undefined;
+
+  constructor(readonly data: Data) {}
+
+  send(frame: string): SendResult {
+    if (this.closed || !this.ws) return 'dropped';
+    const status = this.ws.sendText(frame);
+    return status > 0 ? 'sent' : status === -1 ? 'backpressure' : 'dropped';
+  }
+
+  subscribe(topic: string): void {
+    if (!this.closed) this.ws?.subscribe(topic);
+  }
+
+  bufferedAmount(): number {
+    return this.closed || !this.ws ? 0 : this.ws.getBufferedAmount();
+  }
+
+  end(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.ws?.close(code, reason);
+  }
+}
+
+class BunEngine<Data> implements Engine<Data> {
+  readonly name = 'bun';
+  private server: Server<SocketData<Data>> | undefined;
+  private readonly decoder = new TextDecoder();
+
+  async listen(options: ListenOptions, handler: EngineHandler<Data>): Promise<{ port: number }> {
+    this.server = Bun.serve<SocketData<Data>>({
+      hostname: options.host,
+      port: options.port,
+      // The gateway reads bodies itself to answer 413 with a JSON body; Bun's own cut is a backstop.
+      maxRequestBodySize: options.maxBodyBytes * 4,
+      fetch: async (req, server) => {
+        const url = new URL(req.url);
+        if (url.pathname === options.socketPath && req.headers.get('upgrade')?.toLowerCase() === 'websocket') {
+          const decision = await handler.upgrade({
+            url: url.pathname + url.search,
+            header: (name) => req.headers.get(name) ?? undefined,
+            remoteAddress: server.requestIP(req)?.address ?? '',
+          });
+          if (!decision.accept) {
+            return new Response(decision.body, { status: decision.status, headers: { 'content-type': 'application/json' } });
+          }
+          if (server.upgrade(req, { data: { conn: new BunConn(decision.data) } })) return undefined;
+          return new Response('{"error":"upgrade_failed","message":"not a valid WebSocket upgrade"}', {
+            status: 400,
+            headers: { 'content-type': 'application/json' },
+          });
+        }
+        const response = await handler.http(toHttpRequest(req, url, options.maxBodyBytes));
+        return new Response(response.body, { status: response.status, headers: response.headers });
+      },
+      websocket: {
+        maxPayloadLength: options.maxPayloadLength,
+        idleTimeout: options.idleTimeoutS,
+        sendPings: true,
+        backpressureLimit: options.backpressureLimit,
+        // Bun would close a slow consumer without a close frame (1006); the gateway closes it with 4008.
+        closeOnBackpressureLimit: false,
+        perMessageDeflate: false,
+        open: (ws) => {
+          const conn = ws.data.conn;
+          conn.ws = ws;
+          handler.open(conn);
+        },
+        message: (ws, message) => {
+          const conn = ws.data.conn;
+          if (conn.closed) return;
+          if (typeof message === 'string') handler.message(conn, message, false);
+          else handler.message(conn, message, true);
+        },
+        close: (ws, code, reason) => {
+          const conn = ws.data.conn;
+          conn.closed = true;
+          conn.ws = undefined;
+          handler.close(conn, code, reason);
+        },
+      },
+    });
+    return { port: this.server.port ?? options.port };
+  }
+
+  prepareFrame(frame: Uint8Array): EngineFrame {
+    // Bun sends a string as a text frame and bytes as a binary one: decode once per event.
+    return this.decoder.decode(frame);
+  }
+
+  publish(topic: string, frame: EngineFrame, from?: Conn<Data>): boolean {
+    const origin = from as BunConn<Data> | undefined;
+    const status =
+      origin?.ws && !origin.closed
+        ? origin.ws.publishText(topic, frame as string)
+        : this.server!.publish(topic, frame as string);
+    return status > 0;
+  }
+
+  async stop(): Promise<void> {
+    await this.server?.stop(true);
+    this.server = undefined;
+  }
+}
+
+function toHttpRequest(req: Request, url: URL, maxBodyBytes: number): HttpRequest {
+  return {
+    method: req.method,
+    path: url.pathname,
+    header: (name) => req.headers.get(name) ?? undefined,
+    body: () => readBody(req, maxBodyBytes),
+  };
+}
+
+async function readBody(req: Request, limit: number): Promise<Uint8Array> {
+  const declared = Number(req.headers.get('content-length') ?? '0');
+  if (declared > limit) throw new PayloadTooLargeError(`body over ${limit} bytes`);
+  if (!req.body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of req.body as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.length;
+    if (size > limit) throw new PayloadTooLargeError(`body over ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}

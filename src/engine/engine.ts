@@ -1,0 +1,79 @@
+/**
+ * A socket engine translates native sockets into Conn and native callbacks into
+ * EngineHandler calls. It decides nothing: auth, routing and policy live in gateway/.
+ * One module per engine: bun.ts (Bun.serve) and uws.ts (uWebSockets.js on Node).
+ */
+
+import type { HttpRequest, HttpResponse } from '../http/http-types.js';
+
+/** Result of a send: queued, queued past the backpressure limit, or dropped. */
+export type SendResult = 'sent' | 'backpressure' | 'dropped';
+
+/**
+ * One open WebSocket. After `end` (or the peer's close) `closed` is true and nothing
+ * reads from or writes to the socket again: every caller checks `closed` first.
+ */
+export interface Conn<Data = unknown> {
+  readonly data: Data;
+  readonly closed: boolean;
+  send(frame: string): SendResult;
+  subscribe(topic: string): void;
+  /** Bytes queued for this socket and not yet written to the kernel. */
+  bufferedAmount(): number;
+  /** Closes with a close frame; a no-op once closed. */
+  end(code: number, reason: string): void;
+}
+
+/** What an upgrade request carries, copied out of the native request before any await. */
+export interface UpgradeRequest {
+  /** The path and query, e.g. `/ws?access_token=…`. */
+  url: string;
+  header(name: string): string | undefined;
+  remoteAddress: string;
+}
+
+export type UpgradeDecision<Data> =
+  | { accept: true; data: Data }
+  | { accept: false; status: number; body: string };
+
+export interface EngineHandler<Data> {
+  /** Plain HTTP (everything that is not a WebSocket upgrade on the socket path). */
+  http(request: HttpRequest): Promise<HttpResponse>;
+  /** Decides on an upgrade before the socket opens. */
+  upgrade(request: UpgradeRequest): Promise<UpgradeDecision<Data>>;
+  open(conn: Conn<Data>): void;
+  message(conn: Conn<Data>, message: string | Uint8Array, isBinary: boolean): void;
+  /** Called once per socket, whoever closed it. `conn.closed` is already true. */
+  close(conn: Conn<Data>, code: number, reason: string): void;
+}
+
+export interface ListenOptions {
+  host: string;
+  port: number;
+  /** The WebSocket path; other paths are plain HTTP. */
+  socketPath: string;
+  /** The engine's own frame limit. Must sit well above the gateway's, which answers 1009 itself. */
+  maxPayloadLength: number;
+  idleTimeoutS: number;
+  /** Bytes buffered per socket before a publish reports backpressure. */
+  backpressureLimit: number;
+  /** Largest HTTP request body read; above it the handler sees PayloadTooLargeError. */
+  maxBodyBytes: number;
+}
+
+/** The native frame handle an engine publishes: made once per event, whatever the recipients. */
+export type EngineFrame = unknown;
+
+export interface Engine<Data = unknown> {
+  readonly name: string;
+  listen(options: ListenOptions, handler: EngineHandler<Data>): Promise<{ port: number }>;
+  /** Converts an event's UTF-8 frame bytes into what `publish` sends as a text frame, once per event. */
+  prepareFrame(frame: Uint8Array): EngineFrame;
+  /**
+   * Native topic fan-out of a text frame; `from` is skipped (uWebSockets' publish-from-socket
+   * semantics). Returns false when a subscriber is past its backpressure limit.
+   */
+  publish(topic: string, frame: EngineFrame, from?: Conn<Data>): boolean;
+  /** Stops listening and closes every remaining socket at once. */
+  stop(): Promise<void>;
+}

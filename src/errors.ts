@@ -1,0 +1,39 @@
+/**
+ * Typed failures. Each is turned into an HTTP status or a close code in one place:
+ * http/api.ts for the publisher API, gateway/upgrade.ts for socket upgrades.
+ */
+
+export type AuthFailure = 'missing_token' | 'invalid_token' | 'token_expired' | 'token_revoked';
+
+/** A client token was refused: 401 at the upgrade, 4001 on a refresh. */
+export class AuthError extends Error {
+  override readonly name = 'AuthError';
+  constructor(
+    readonly reason: AuthFailure,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The bus cannot take a message now: nothing was sent. Publishes answer 503. */
+export class BusUnavailableError extends Error {
+  override readonly name = 'BusUnavailableError';
+  constructor(message = 'the event bus is down', options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** The environment does not describe a runnable gateway: one line per bad variable, exit 2. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+  }
+}
+
+/** A request body over its limit (413). */
+export class PayloadTooLargeError extends Error {
+  override readonly name = 'PayloadTooLargeError';
+}

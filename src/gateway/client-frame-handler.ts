@@ -1,0 +1,65 @@
+import type { TokenVerifier } from '../auth/token-verifier.js';
+import { AuthError } from '../errors.js';
+import { clientFrameValidator, MAX_CLIENT_FRAME_BYTES, type ClientFrame } from '../protocol/client-frames.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import type { Socket } from './socket-state.js';
+
+export interface ClientFrameDeps {
+  verifier: TokenVerifier;
+  /** Moves the socket on the expiry wheel after a successful `herald.auth`. */
+  refreshExpiry(socket: Socket, exp: number): void;
+}
+
+/** Handles what a client sends: `herald.ping`, `herald.auth`; anything else closes the socket. */
+export function createClientFrameHandler(deps: ClientFrameDeps) {
+  async function refresh(socket: Socket, token: string): Promise<void> {
+    let identity;
+    try {
+      identity = await deps.verifier.verify(token);
+    } catch (error) {
+      if (socket.closed) return;
+      const reason = error instanceof AuthError ? error.message : 'token refresh failed';
+      socket.end(CloseCode.TokenExpired, `refresh refused: ${reason}`);
+      return;
+    }
+    // The socket may have closed while the token was being verified: never touch it then.
+    if (socket.closed) return;
+    if (identity.userId !== socket.data.userId || identity.sessionId !== socket.data.sessionId) {
+      socket.end(CloseCode.TokenExpired, 'refresh refused: the token is for another user or session');
+      return;
+    }
+    deps.refreshExpiry(socket, identity.exp);
+  }
+
+  return function onClientFrame(socket: Socket, message: string | Uint8Array, isBinary: boolean): void {
+    if (socket.closed) return;
+    if (isBinary || typeof message !== 'string') {
+      socket.end(CloseCode.BadFrame, 'binary frames are not accepted');
+      return;
+    }
+    if (message.length > MAX_CLIENT_FRAME_BYTES / 3 && Buffer.byteLength(message) > MAX_CLIENT_FRAME_BYTES) {
+      socket.end(CloseCode.FrameTooLarge, `client frames are limited to ${MAX_CLIENT_FRAME_BYTES} bytes`);
+      return;
+    }
+    let frame: unknown;
+    try {
+      frame = JSON.parse(message);
+    } catch {
+      socket.end(CloseCode.BadFrame, 'frame is not JSON');
+      return;
+    }
+    if (!clientFrameValidator.Check(frame)) {
+      const type = (frame as { type?: unknown } | null)?.type;
+      socket.end(
+        CloseCode.BadFrame,
+        typeof type === 'string' && type !== 'herald.ping' && type !== 'herald.auth'
+          ? `unknown frame type ${type.slice(0, 60)}`
+          : 'malformed frame: expected herald.ping or herald.auth with a token',
+      );
+      return;
+    }
+    const known = frame as ClientFrame;
+    if (known.type === 'herald.ping') socket.send(`{"type":"herald.pong","ts":${Date.now()}}`);
+    else void refresh(socket, known.token);
+  };
+}

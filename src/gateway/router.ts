@@ -1,0 +1,103 @@
+import type { Revocations } from '../auth/revocations.js';
+import type { Engine, EngineFrame } from '../engine/engine.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import {
+  BusFormatError,
+  decodeBusMessage,
+  MessageKind,
+  type EventHeader,
+  type SessionOpenedHeader,
+} from '../protocol/bus-format.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import type { Hub } from './hub.js';
+import { isNewer, type Socket, type SocketState } from './socket-state.js';
+
+export interface RouterDeps {
+  engine: Engine<SocketState>;
+  hub: Hub;
+  revocations: Revocations;
+  metrics: Metrics;
+  log: Logger;
+  maxBackpressure: number;
+}
+
+/**
+ * The hot path: one bus message in, native topic publishes out. Reads the routing header,
+ * never the event content; prepares the frame once per event, and only when this pod holds
+ * one of its targets.
+ */
+export function createRouter(deps: RouterDeps): (msg: Uint8Array) => void {
+  const { engine, hub, revocations, metrics, log, maxBackpressure } = deps;
+
+  function deliverEvent(header: EventHeader, frameBytes: Uint8Array): void {
+    metrics.eventsReceived.inc();
+    const from =
+      header.inclusive || header.fromSessionId === null ? undefined : hub.session(header.fromSessionId);
+    let frame: EngineFrame | undefined;
+    let sent = 0;
+    for (const userId of header.targetUsers) {
+      const user = hub.user(userId);
+      if (user === undefined) continue;
+      frame ??= engine.prepareFrame(frameBytes);
+      if (!engine.publish(user.topic, frame, from)) closeSlowConsumers(user.sockets);
+      sent += user.sockets.size;
+      if (from !== undefined && user.sockets.has(from)) sent--;
+    }
+    if (sent > 0) {
+      metrics.framesSent.inc(sent);
+      metrics.deliverySeconds.observe(Math.max(0, Date.now() - header.emittedAt) / 1000);
+    }
+  }
+
+  function closeSlowConsumers(sockets: Iterable<Socket>): void {
+    for (const socket of sockets) {
+      if (!socket.closed && socket.bufferedAmount() > maxBackpressure) {
+        metrics.slowConsumers.inc();
+        socket.end(CloseCode.SlowConsumer, 'slow consumer: send buffer over the limit');
+      }
+    }
+  }
+
+  function disconnectUser(userId: string, revokedAt: number): void {
+    revocations.revoke(userId, revokedAt);
+    const user = hub.user(userId);
+    if (!user) return;
+    for (const socket of [...user.sockets]) {
+      socket.end(CloseCode.UserInvalidated, 'every session of this user was invalidated');
+    }
+  }
+
+  function disconnectSession(sessionId: string): void {
+    hub.session(sessionId)?.end(CloseCode.SessionClosed, 'session closed by the backend');
+  }
+
+  function sessionOpened(header: SessionOpenedHeader): void {
+    const local = hub.session(header.sessionId);
+    // The newer socket of a session wins on every pod, whichever message arrives first.
+    if (local && local.data.socketKey !== header.socketKey && isNewer(header, local.data)) {
+      local.end(CloseCode.Replaced, 'replaced by a newer socket of this session');
+    }
+  }
+
+  return function route(msg: Uint8Array): void {
+    let decoded;
+    try {
+      decoded = decodeBusMessage(msg);
+    } catch (error) {
+      metrics.busMessagesRejected.inc();
+      log.warn({ err: error instanceof BusFormatError ? error.message : error }, 'unreadable bus message dropped');
+      return;
+    }
+    switch (decoded.kind) {
+      case MessageKind.Event:
+        return deliverEvent(decoded.header, decoded.frame);
+      case MessageKind.DisconnectUser:
+        return disconnectUser(decoded.header.userId, decoded.header.revokedAt);
+      case MessageKind.DisconnectSession:
+        return disconnectSession(decoded.header.sessionId);
+      case MessageKind.SessionOpened:
+        return sessionOpened(decoded.header);
+    }
+  };
+}

@@ -1,0 +1,14 @@
+export { Gateway, type GatewayOptions } from './gateway/gateway.js';
+export { loadConfig, type Config } from './config.js';
+export { createBus } from './bus/create-bus.js';
+export type { Bus } from './bus/bus.js';
+export { LocalBus } from './bus/local.js';
+export { createEngine } from './engine/create-engine.js';
+export type { Engine, Conn } from './engine/engine.js';
+export { createLogger } from './log.js';
+export { createMetrics, type Metrics } from './metrics.js';
+export { CloseCode } from './protocol/close-codes.js';
+export type { PublishEvent } from './protocol/event.js';
+export type { EventFrame, WelcomeFrame } from './protocol/client-frames.js';
+export { AuthError, BusUnavailableError, ConfigError } from './errors.js';
+export { InvalidEventError, type EventProblem } from './protocol/validation-error.js';

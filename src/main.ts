@@ -1,0 +1,49 @@
+import { createBus } from './bus/create-bus.js';
+import { loadConfig, type Config } from './config.js';
+import { applyDevelopmentMode } from './dev-mode.js';
+import { createEngine } from './engine/create-engine.js';
+import { ConfigError } from './errors.js';
+import { Gateway } from './gateway/gateway.js';
+import type { SocketState } from './gateway/socket-state.js';
+import { createLogger } from './log.js';
+
+/** Entry: config → gateway → listen → signals. Run it directly (not through npm) where it must drain. */
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const problem of error.problems) process.stderr.write(`herald: invalid configuration: ${problem}\n`);
+    process.exit(2);
+  }
+  const dev = await applyDevelopmentMode(config);
+  if (dev) config = dev.config;
+
+  const log = createLogger(config.logLevel);
+  const bus = await createBus(config, log);
+  const gateway = new Gateway({ config, engine: await createEngine<SocketState>(), bus, log });
+  const { port } = await gateway.start();
+  if (dev) process.stderr.write(dev.banner.replaceAll(`:${config.port}/`, `:${port}/`) + '\n');
+
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) return;
+    signalled = true;
+    log.info({ signal }, 'shutting down');
+    gateway.drain().then(
+      () => process.exit(0),
+      (error) => {
+        log.error({ err: error }, 'drain failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+main().catch((error) => {
+  process.stderr.write(`herald: failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,43 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+
+/** Client → server frames. Anything that does not match closes the socket with 1008. */
+export const PingFrame = Type.Object({ type: Type.Literal('herald.ping') });
+export const AuthFrame = Type.Object({
+  type: Type.Literal('herald.auth'),
+  token: Type.String({ minLength: 1, maxLength: 8192 }),
+});
+export const ClientFrame = Type.Union([PingFrame, AuthFrame]);
+export type ClientFrame = Static<typeof ClientFrame>;
+
+export const clientFrameValidator = TypeCompiler.Compile(ClientFrame);
+
+/** The largest client frame the gateway reads; above it the socket closes with 1009. */
+export const MAX_CLIENT_FRAME_BYTES = 16 * 1024;
+
+/** Server → client control frames (`herald.*`). Event frames are built in event-frame.ts. */
+export const WelcomeFrame = Type.Object({
+  type: Type.Literal('herald.welcome'),
+  userId: Type.String(),
+  sessionId: Type.String(),
+  heartbeatMs: Type.Integer(),
+});
+export type WelcomeFrame = Static<typeof WelcomeFrame>;
+
+export const PongFrame = Type.Object({ type: Type.Literal('herald.pong'), ts: Type.Integer() });
+export type PongFrame = Static<typeof PongFrame>;
+
+export const ReconnectFrame = Type.Object({ type: Type.Literal('herald.reconnect'), afterMs: Type.Integer() });
+export type ReconnectFrame = Static<typeof ReconnectFrame>;
+
+/** What a client receives for a published event; `targetUsers`, `fromSessionId` and `inclusive` never reach it. */
+export const EventFrame = Type.Object({
+  type: Type.String(),
+  id: Type.String(),
+  content: Type.Unknown(),
+  fromUserId: Type.Union([Type.String(), Type.Null()]),
+  ts: Type.Integer(),
+});
+export type EventFrame = Static<typeof EventFrame>;
+
+export type ServerFrame = WelcomeFrame | PongFrame | ReconnectFrame | EventFrame;

@@ -1,0 +1,89 @@
+import type { TypeCheck } from '@sinclair/typebox/compiler';
+import { uuidv7 } from 'uuidv7';
+import { encodeEventMessage } from '../protocol/bus-format.js';
+import {
+  MAX_CONTENT_BYTES,
+  publishBatchValidator,
+  publishEventValidator,
+  type PublishEvent,
+} from '../protocol/event.js';
+import { InvalidEventError, type EventProblem } from '../protocol/validation-error.js';
+
+const MAX_REPORTED_PROBLEMS = 20;
+const encoder = new TextEncoder();
+
+export interface EncodedEvents {
+  /** The event ids, in request order (given, or made here as UUIDv7). */
+  ids: string[];
+  /** One bus message per event, in request order. */
+  messages: Uint8Array[];
+}
+
+/**
+ * Validates one event or a batch and turns each into its bus message: the client frame is
+ * serialized here, once, and every pod forwards its bytes. All or nothing: throws
+ * InvalidEventError with every problem found (JSON pointers into `body`) and encodes nothing.
+ */
+export function encodeEvents(body: unknown, now = Date.now()): EncodedEvents {
+  const isBatch = Array.isArray(body);
+  const events = (isBatch ? body : [body]) as PublishEvent[];
+  const validator: TypeCheck<any> = isBatch ? publishBatchValidator : publishEventValidator;
+  if (!validator.Check(body)) throw new InvalidEventError(collectProblems(validator, body));
+
+  const problems: EventProblem[] = [];
+  const contents: string[] = [];
+  events.forEach((event, index) => {
+    const at = isBatch ? `/${index}/content` : '/content';
+    const json = serializeContent(event.content);
+    if (json === undefined) problems.push({ path: at, message: 'content is not JSON-serializable' });
+    else if (json.length > MAX_CONTENT_BYTES / 3 && encoder.encode(json).length > MAX_CONTENT_BYTES)
+      problems.push({ path: at, message: `content is over ${MAX_CONTENT_BYTES} bytes serialized` });
+    contents.push(json ?? 'null');
+  });
+  if (problems.length > 0) throw new InvalidEventError(problems);
+
+  const ids: string[] = [];
+  const messages: Uint8Array[] = [];
+  events.forEach((event, index) => {
+    const id = event.id ?? uuidv7();
+    const fromUserId = event.fromUserId ?? null;
+    const frame =
+      `{"type":${JSON.stringify(event.type)},"id":${JSON.stringify(id)},"content":${contents[index]},` +
+      `"fromUserId":${fromUserId === null ? 'null' : JSON.stringify(fromUserId)},"ts":${now}}`;
+    ids.push(id);
+    messages.push(
+      encodeEventMessage(
+        {
+          targetUsers: event.targetUsers,
+          fromSessionId: event.fromSessionId ?? null,
+          inclusive: event.inclusive ?? false,
+          emittedAt: now,
+        },
+        encoder.encode(frame),
+      ),
+    );
+  });
+  return { ids, messages };
+}
+
+function serializeContent(content: unknown): string | undefined {
+  try {
+    return JSON.stringify(content);
+  } catch {
+    return undefined;
+  }
+}
+
+function collectProblems(validator: TypeCheck<any>, body: unknown): EventProblem[] {
+  const problems: EventProblem[] = [];
+  const seen = new Set<string>();
+  for (const error of validator.Errors(body)) {
+    // A union reports each branch; the deepest, first error per path is the useful one.
+    const key = `${error.path}\u0000${error.message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    problems.push({ path: error.path, message: error.message });
+    if (problems.length >= MAX_REPORTED_PROBLEMS) break;
+  }
+  return problems.length > 0 ? problems : [{ path: '', message: 'invalid event' }];
+}
