@@ -82,15 +82,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const e = raw as Env;
   const production = env.NODE_ENV === 'production';
 
+  // Range checks only for variables whose syntax passed: one line per bad variable.
+  const check = (name: string, bad: boolean, problem: string) => {
+    if (bad && !reported.has(name)) problems.push(`${name}: ${problem}`);
+  };
   const port = int(e.HERALD_PORT, 8080);
-  if (port > 65535) problems.push(`HERALD_PORT: ${port} is not a port number (0–65535)`);
+  check('HERALD_PORT', port > 65535, `${port} is not a port number (0–65535)`);
   const maxSocketsPerUser = int(e.HERALD_MAX_SOCKETS_PER_USER, 32);
-  if (maxSocketsPerUser < 1) problems.push('HERALD_MAX_SOCKETS_PER_USER: must be at least 1');
+  check('HERALD_MAX_SOCKETS_PER_USER', maxSocketsPerUser < 1, 'must be at least 1');
   const maxBackpressure = int(e.HERALD_MAX_BACKPRESSURE, DEFAULT_MAX_BACKPRESSURE);
-  if (maxBackpressure < 1024) problems.push('HERALD_MAX_BACKPRESSURE: must be at least 1024 bytes');
+  check('HERALD_MAX_BACKPRESSURE', maxBackpressure < 1024, 'must be at least 1024 bytes');
   const idleTimeoutS = int(e.HERALD_IDLE_TIMEOUT_S, DEFAULT_IDLE_TIMEOUT_S);
-  if (idleTimeoutS !== 0 && (idleTimeoutS < 8 || idleTimeoutS > 960))
-    problems.push('HERALD_IDLE_TIMEOUT_S: must be 0 (off) or 8–960 seconds (uWebSockets resolution is 4 s)');
+  check(
+    'HERALD_IDLE_TIMEOUT_S',
+    idleTimeoutS !== 0 && (idleTimeoutS < 8 || idleTimeoutS > 960),
+    'must be 0 (off) or 8–960 seconds (uWebSockets resolution is 4 s)',
+  );
   const drainTimeoutMs = int(e.HERALD_DRAIN_TIMEOUT_MS, 10_000);
 
   const keys = (['HERALD_JWT_SECRET', 'HERALD_JWT_PUBLIC_KEY', 'HERALD_JWKS_URL'] as const).filter((k) => e[k]);

@@ -14,6 +14,21 @@ export function podCommand(engine: EngineName): { command: string; args: string[
   return { command: process.execPath, args: [`${ROOT}dist/node/main.js`] };
 }
 
+/** The test pod environment: test secrets on a free loopback port; `undefined` in `overrides` removes a variable. */
+export function podEnv(overrides: Record<string, string | undefined> = {}): Record<string, string> {
+  const env: Record<string, string | undefined> = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    HERALD_HOST: '127.0.0.1',
+    HERALD_PORT: '0',
+    HERALD_JWT_SECRET: TEST_JWT_SECRET,
+    HERALD_PUBLISH_TOKEN: TEST_PUBLISH_TOKEN,
+    HERALD_LOG_LEVEL: 'info',
+    ...overrides,
+  };
+  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+}
+
 export interface Pod {
   engine: EngineName;
   port: number;
@@ -43,20 +58,7 @@ const running = new Set<Pod>();
 export async function startPod(options: StartPodOptions = {}): Promise<Pod> {
   const engine = options.engine ?? 'bun';
   const { command, args } = podCommand(engine);
-  const child = spawn(command, args, {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      HERALD_HOST: '127.0.0.1',
-      HERALD_PORT: '0',
-      HERALD_JWT_SECRET: TEST_JWT_SECRET,
-      HERALD_PUBLISH_TOKEN: TEST_PUBLISH_TOKEN,
-      HERALD_LOG_LEVEL: 'info',
-      ...options.env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(command, args, { cwd: ROOT, env: podEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Record<string, unknown>[] = [];
   const stderr: string[] = [];
   const exited = once(child, 'exit').then(([code, signal]) => ({ code, signal })) as Pod['exited'];
