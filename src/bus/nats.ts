@@ -1,0 +1,143 @@
+import { connect, type NatsConnection, type Status, type Subscription } from '@nats-io/transport-node';
+import { BusUnavailableError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Bus } from './bus.js';
+
+export interface NatsBusOptions {
+  /** One URL or the URLs of a cluster; the client also learns the cluster's other nodes from the server. */
+  servers: string[];
+  /** The NATS core subject every pod subscribes to (HERALD_NATS_SUBJECT). */
+  subject: string;
+  log: Logger;
+  /** Shown by the server's monitoring pages. */
+  name?: string;
+  /** Milliseconds between reconnect attempts to one server, before jitter. */
+  reconnectTimeWaitMs?: number;
+}
+
+const CLOSE_TIMEOUT_MS = 2_000;
+
+/**
+ * The bus over one NATS core subject: every pod publishes to it and subscribes to it.
+ *
+ * The client reconnects by itself, forever, across the configured servers and the ones the
+ * cluster announces. While it is disconnected `up` is false and `publish` rejects at once:
+ * nats.js would otherwise buffer the publish and drop it on reconnect, so a 202 would lie.
+ */
+export class NatsBus implements Bus {
+  readonly name = 'nats';
+  private nc: NatsConnection | undefined;
+  private subscription: Subscription | undefined;
+  private connected = false;
+  private closing = false;
+  private readonly listeners: ((up: boolean) => void)[] = [];
+
+  constructor(private readonly options: NatsBusOptions) {}
+
+  get up(): boolean {
+    return this.connected;
+  }
+
+  /** The live connection, for services that share it (the revocation store). */
+  get connection(): NatsConnection {
+    if (!this.nc) throw new BusUnavailableError('the NATS bus is not started');
+    return this.nc;
+  }
+
+  async start(onMessage: (msg: Uint8Array) => void): Promise<void> {
+    const { servers, subject, log } = this.options;
+    const wait = this.options.reconnectTimeWaitMs ?? 1_000;
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        servers,
+        name: this.options.name ?? 'herald',
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: wait,
+        reconnectJitter: Math.floor(wait / 2),
+        // Half-open connections (a partition, not a dead process) are noticed within ~30 s.
+        pingInterval: 10_000,
+        maxPingOut: 3,
+      });
+    } catch (error) {
+      throw new BusUnavailableError(`cannot connect to NATS at ${servers.join(',')}`, { cause: error });
+    }
+    this.nc = nc;
+    this.subscription = nc.subscribe(subject, {
+      callback: (error, msg) => {
+        if (error) {
+          log.error({ err: error, subject }, 'NATS subscription error');
+          return;
+        }
+        try {
+          onMessage(msg.data);
+        } catch (routeError) {
+          log.error({ err: routeError }, 'a bus message could not be routed');
+        }
+      },
+    });
+    // The subscription reaches the server before anything this process publishes afterwards.
+    await nc.flush();
+    void this.followStatus(nc);
+    nc.closed().then((error) => {
+      this.setUp(false);
+      if (error && !this.closing) log.error({ err: error }, 'the NATS connection closed for good');
+    });
+    log.info({ server: nc.getServer(), subject }, 'connected to NATS');
+    this.setUp(true);
+  }
+
+  async publish(msg: Uint8Array): Promise<void> {
+    const nc = this.nc;
+    if (!nc || !this.connected) throw new BusUnavailableError('NATS is disconnected');
+    const maxPayload = nc.info?.max_payload;
+    if (maxPayload !== undefined && msg.length > maxPayload) {
+      throw new BusUnavailableError(`a bus message of ${msg.length} bytes is over the NATS max_payload of ${maxPayload}`);
+    }
+    try {
+      nc.publish(this.options.subject, msg);
+    } catch (error) {
+      throw new BusUnavailableError('NATS refused the publish', { cause: error });
+    }
+  }
+
+  onStatus(listener: (up: boolean) => void): void {
+    this.listeners.push(listener);
+  }
+
+  async close(): Promise<void> {
+    const nc = this.nc;
+    if (!nc || this.closing) return;
+    this.closing = true;
+    this.setUp(false);
+    this.subscription?.unsubscribe();
+    // Flush what was published (a drain's last messages) when the server is there; never hang on it.
+    const done = nc.isClosed() ? Promise.resolve() : nc.flush().catch(() => {}).then(() => nc.close());
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([done, new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS)))]);
+    clearTimeout(timer);
+    if (!nc.isClosed()) await nc.close();
+  }
+
+  private async followStatus(nc: NatsConnection): Promise<void> {
+    const { log } = this.options;
+    for await (const status of nc.status()) {
+      this.onNatsStatus(status);
+      if (status.type === 'disconnect') log.warn({ server: status.server }, 'NATS disconnected; reconnecting');
+      else if (status.type === 'reconnect') log.info({ server: status.server }, 'NATS reconnected');
+      else if (status.type === 'ldm') log.warn({ server: status.server }, 'NATS server entering lame duck mode');
+      else if (status.type === 'error') log.error({ err: status.error }, 'NATS server error');
+    }
+  }
+
+  private onNatsStatus(status: Status): void {
+    if (status.type === 'disconnect' || status.type === 'close') this.setUp(false);
+    else if (status.type === 'reconnect') this.setUp(!this.closing);
+  }
+
+  private setUp(up: boolean): void {
+    if (this.connected === up) return;
+    this.connected = up;
+    for (const listener of this.listeners) listener(up);
+  }
+}
