@@ -152,11 +152,8 @@ export class Gateway {
   private async runDrain(): Promise<void> {
     this.draining = true;
     const { drainTimeoutMs } = this.config;
-    const spreadMs = Math.max(1, Math.min(5_000, Math.floor(drainTimeoutMs / 2)));
     this.log.info({ sockets: this.hub.size, drainTimeoutMs }, 'draining: asking clients to reconnect elsewhere');
-    for (const socket of this.hub.sockets()) {
-      socket.send(`{"type":"herald.reconnect","afterMs":${Math.floor(Math.random() * spreadMs)}}`);
-    }
+    for (const socket of this.hub.sockets()) socket.send(this.reconnectFrame());
     await this.waitForEmptyHub(Date.now() + drainTimeoutMs);
     const remaining = this.hub.size;
     for (const socket of [...this.hub.sockets()]) socket.end(CloseCode.PodRestart, 'pod restarting');
@@ -172,6 +169,12 @@ export class Gateway {
     this.ticker = undefined;
     await this.bus.close();
     await this.engine.stop();
+  }
+
+  /** Jittered so the clients of a draining pod do not all reconnect at the same instant. */
+  private reconnectFrame(): string {
+    const spreadMs = Math.max(1, Math.min(5_000, Math.floor(this.config.drainTimeoutMs / 2)));
+    return `{"type":"herald.reconnect","afterMs":${Math.floor(Math.random() * spreadMs)}}`;
   }
 
   private async waitForEmptyHub(deadline: number): Promise<void> {
@@ -236,6 +239,8 @@ export class Gateway {
         socket.send(
           JSON.stringify({ type: 'herald.welcome', userId: state.userId, sessionId: state.sessionId, heartbeatMs }),
         );
+        // Accepted just before the drain began: ask it to leave like the others.
+        if (this.draining) socket.send(this.reconnectFrame());
         // Other pods close their socket of this session (4009); this pod ignores its own message.
         const opened = { sessionId: state.sessionId, socketKey: state.socketKey, openedAt: state.openedAt };
         this.bus.publish(encodeBusMessage(MessageKind.SessionOpened, opened)).catch((error) => {

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { ConfigError } from '../../src/errors.js';
+
+const problems = (env: Record<string, string>) => {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+};
+
+describe('loadConfig', () => {
+  it('applies the contract defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      host: '0.0.0.0',
+      port: 8080,
+      bus: 'local',
+      natsServers: ['nats://127.0.0.1:4222'],
+      natsSubject: 'herald.events',
+      amqpUrl: 'amqp://guest:guest@127.0.0.1:5672',
+      amqpExchange: 'herald.events',
+      allowedOrigins: '*',
+      maxSocketsPerUser: 32,
+      drainTimeoutMs: 10_000,
+      logLevel: 'info',
+      key: undefined,
+    });
+  });
+
+  it('reads lists and keys', () => {
+    const config = loadConfig({
+      HERALD_NATS_URL: 'nats://a:4222,nats://b:4222',
+      HERALD_ALLOWED_ORIGINS: 'https://a.example, https://b.example',
+      HERALD_JWT_SECRET: 's'.repeat(32),
+    });
+    expect(config.natsServers).toEqual(['nats://a:4222', 'nats://b:4222']);
+    expect(config.allowedOrigins).toEqual(new Set(['https://a.example', 'https://b.example']));
+    expect(config.key).toEqual({ kind: 'secret', secret: 's'.repeat(32) });
+  });
+
+  it('names each bad variable once, and hides secrets', () => {
+    const lines = problems({ HERALD_PORT: '70000', HERALD_JWT_SECRET: 'short', HERALD_NATS_URL: 'http://x' });
+    expect(lines).toHaveLength(3);
+    expect(lines.find((l) => l.startsWith('HERALD_PORT:'))).toMatch(/70000/);
+    expect(lines.find((l) => l.startsWith('HERALD_JWT_SECRET:'))).not.toMatch(/short/);
+    expect(lines.some((l) => l.startsWith('HERALD_NATS_URL:'))).toBe(true);
+  });
+
+  it('refuses two keys at once', () => {
+    expect(problems({ HERALD_JWT_SECRET: 's'.repeat(32), HERALD_JWKS_URL: 'https://idp.example/jwks' })).toEqual([
+      'HERALD_JWT_SECRET, HERALD_JWKS_URL: set exactly one of them',
+    ]);
+  });
+});
