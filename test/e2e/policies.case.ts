@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { TestClient, publish, refusedUpgrade } from './harness/client.js';
 import { connect, expectStillReceives, ids } from './harness/identities.js';
 import { killAllPods, metricValue, podCommand, podEnv, startPod, type EngineName, type Pod } from './harness/pod.js';
@@ -167,6 +168,29 @@ export function runPolicyCases(engine: EngineName): void {
         const received = slow.client.events.filter((e) => e.type === 'FLOOD').length;
         expect(received).toBeGreaterThan(0);
         expect(received).toBeLessThan(sent);
+        await healthy.client.close();
+        await pod.kill();
+      });
+    });
+
+    describe('idle timeout', () => {
+      it('keeps a socket that answers protocol pings and closes one that does not', async () => {
+        const pod = await startPod({ engine, env: { HERALD_IDLE_TIMEOUT_S: '8' } });
+        const healthy = await connect(pod);
+        const who = ids();
+        const token = await mintToken({ sub: who.userId, sid: who.sessionId });
+        // A dead link: a client that never answers pings and sends nothing.
+        const dead = new WebSocket(`${pod.ws}?access_token=${token}`, { autoPong: false });
+        let pings = 0;
+        dead.on('ping', () => pings++);
+        const deadClosed = new Promise<number>((resolve) => dead.on('close', (code) => resolve(code)));
+        await Promise.race([
+          deadClosed,
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error('dead socket still open after 20 s')), 20_000)),
+        ]);
+        expect(pings).toBeGreaterThan(0);
+        await expectStillReceives(pod, healthy);
+        expect(await metricValue(pod, 'herald_connections')).toBe(1);
         await healthy.client.close();
         await pod.kill();
       });

@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { Revocations } from '../../src/auth/revocations.js';
+import type { Engine, EngineFrame } from '../../src/engine/engine.js';
+import { Hub } from '../../src/gateway/hub.js';
+import { createRouter } from '../../src/gateway/router.js';
+import type { Socket, SocketState } from '../../src/gateway/socket-state.js';
+import { createLogger } from '../../src/log.js';
+import { createMetrics } from '../../src/metrics.js';
+import { encodeEvents } from '../../src/publisher/event-encoder.js';
+
+/** A recording engine: the router's only output is what it asks the engine to do. */
+function recordingEngine() {
+  const prepared: Uint8Array[] = [];
+  const published: { topic: string; frame: EngineFrame; from?: Socket }[] = [];
+  const engine: Engine<SocketState> = {
+    name: 'recording',
+    listen: async () => ({ port: 0 }),
+    prepareFrame: (frame) => {
+      prepared.push(frame);
+      return { native: frame };
+    },
+    publish: (topic, frame, from) => {
+      published.push({ topic, frame, from });
+      return true;
+    },
+    stop: async () => {},
+  };
+  return { engine, prepared, published };
+}
+
+function socket(userId: string, sessionId: string): Socket {
+  return {
+    data: { userId, sessionId, exp: 0, expiryBucket: 0, socketKey: sessionId, openedAt: 0 },
+    closed: false,
+    send: () => 'sent',
+    subscribe: () => {},
+    bufferedAmount: () => 0,
+    end: () => {},
+  };
+}
+
+describe('router', () => {
+  it('prepares each event frame once and publishes the same frame to every local target user', () => {
+    const { engine, prepared, published } = recordingEngine();
+    const hub = new Hub();
+    for (let i = 0; i < 100; i += 2) hub.add(socket(`u${i}`, `s${i}`));
+    const metrics = createMetrics();
+    const route = createRouter({ engine, hub, revocations: new Revocations(), metrics, log: createLogger('silent'), maxBackpressure: 1024 });
+    const targets = Array.from({ length: 100 }, (_, i) => `u${i}`);
+    const { messages } = encodeEvents({ type: 'A', content: { big: 'x'.repeat(1000) }, targetUsers: targets });
+
+    route(messages[0]!);
+
+    expect(prepared).toHaveLength(1);
+    // Only the 50 users this pod holds are published to, all with the one prepared frame.
+    expect(published.map((p) => p.topic)).toEqual(targets.filter((_, i) => i % 2 === 0).map((u) => `u:${u}`));
+    expect(new Set(published.map((p) => p.frame)).size).toBe(1);
+  });
+
+  it('does no engine work for an event none of whose targets is here', () => {
+    const { engine, prepared, published } = recordingEngine();
+    const route = createRouter({
+      engine,
+      hub: new Hub(),
+      revocations: new Revocations(),
+      metrics: createMetrics(),
+      log: createLogger('silent'),
+      maxBackpressure: 1024,
+    });
+    route(encodeEvents({ type: 'A', content: 1, targetUsers: ['elsewhere'] }).messages[0]!);
+    expect(prepared).toHaveLength(0);
+    expect(published).toHaveLength(0);
+  });
+
+  it('publishes from the origin socket when inclusive is false so the engine skips it', () => {
+    const { engine, published } = recordingEngine();
+    const hub = new Hub();
+    const origin = socket('u1', 's1');
+    hub.add(origin);
+    const route = createRouter({ engine, hub, revocations: new Revocations(), metrics: createMetrics(), log: createLogger('silent'), maxBackpressure: 1024 });
+    route(encodeEvents({ type: 'A', content: 1, targetUsers: ['u1'], fromSessionId: 's1' }).messages[0]!);
+    route(encodeEvents({ type: 'A', content: 1, targetUsers: ['u1'], fromSessionId: 's1', inclusive: true }).messages[0]!);
+    expect(published.map((p) => p.from)).toEqual([origin, undefined]);
+  });
+
+  it('drops an unreadable bus message, counts it, and keeps routing', async () => {
+    const { engine, published } = recordingEngine();
+    const hub = new Hub();
+    hub.add(socket('u1', 's1'));
+    const metrics = createMetrics();
+    const route = createRouter({ engine, hub, revocations: new Revocations(), metrics, log: createLogger('silent'), maxBackpressure: 1024 });
+    route(Uint8Array.from([1, 2, 3]));
+    route(encodeEvents({ type: 'A', content: 1, targetUsers: ['u1'] }).messages[0]!);
+    expect(published).toHaveLength(1);
+    expect((await metrics.busMessagesRejected.get()).values[0]?.value).toBe(1);
+  });
+});
