@@ -146,6 +146,24 @@ export function runPolicyCases(engine: EngineName): void {
       });
     });
 
+    describe('capacity', () => {
+      it('refuses upgrades past what its open-file limit allows with 503 at_capacity, and recovers', async () => {
+        // 300 files less the 200 the gateway keeps in reserve: room for 100 sockets.
+        const pod = await startPod({ engine, openFileLimit: 300 });
+        const held = [];
+        for (let i = 0; i < 100; i++) held.push(await connect(pod));
+        const refused = await refusedUpgrade(pod.ws, await mintToken({ sub: 'one-too-many', sid: 'one-too-many' }));
+        expect(refused).toMatchObject({ status: 503, body: { error: 'at_capacity' } });
+        await expectStillReceives(pod, held[0]!);
+        await held.pop()!.client.close();
+        await expect.poll(() => metricValue(pod, 'herald_connections')).toBe(99);
+        const next = await connect(pod);
+        await expectStillReceives(pod, next);
+        await Promise.all([...held, next].map((c) => c.client.close()));
+        await pod.kill();
+      });
+    });
+
     describe('slow consumers', () => {
       it('closes a socket whose send buffer passes HERALD_MAX_BACKPRESSURE with 4008, after what was queued', async () => {
         const pod = await startPod({ engine, env: { HERALD_MAX_BACKPRESSURE: '65536' } });

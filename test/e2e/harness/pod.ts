@@ -50,6 +50,8 @@ export interface StartPodOptions {
   /** Resolve once this log message appears; default 'listening'. */
   readyMessage?: string;
   timeoutMs?: number;
+  /** Starts the pod under `ulimit -n` of this many open files. */
+  openFileLimit?: number;
 }
 
 const running = new Set<Pod>();
@@ -58,7 +60,10 @@ const running = new Set<Pod>();
 export async function startPod(options: StartPodOptions = {}): Promise<Pod> {
   const engine = options.engine ?? 'bun';
   const { command, args } = podCommand(engine);
-  const child = spawn(command, args, { cwd: ROOT, env: podEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const [file, argv] = options.openFileLimit
+    ? ['sh', ['-c', `ulimit -n ${options.openFileLimit} && exec "$0" "$@"`, command, ...args]]
+    : [command, args];
+  const child = spawn(file, argv, { cwd: ROOT, env: podEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Record<string, unknown>[] = [];
   const stderr: string[] = [];
   const exited = once(child, 'exit').then(([code, signal]) => ({ code, signal })) as Pod['exited'];
