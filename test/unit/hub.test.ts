@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Hub } from '../../src/gateway/hub.js';
-import type { Socket, SocketState } from '../../src/gateway/socket-state.js';
-
-const fakeSocket = (userId: string, sessionId: string): Socket => ({
-  data: { userId, sessionId, exp: 0, expiryBucket: 0, socketKey: `${sessionId}-k`, openedAt: 0 } satisfies SocketState,
-  closed: false,
-  send: () => 'sent',
-  subscribe: () => {},
-  bufferedAmount: () => 0,
-  end: () => {},
-});
+import { fakeSocket } from './fake-socket.js';
 
 describe('Hub', () => {
   it('indexes sockets by session and user and returns the socket a session replaces', () => {

@@ -4,6 +4,7 @@ import type { Engine, EngineFrame } from '../../src/engine/engine.js';
 import { Hub } from '../../src/gateway/hub.js';
 import { createRouter } from '../../src/gateway/router.js';
 import type { Socket, SocketState } from '../../src/gateway/socket-state.js';
+import { fakeSocket } from './fake-socket.js';
 import { createLogger } from '../../src/log.js';
 import { createMetrics } from '../../src/metrics.js';
 import { encodeEvents } from '../../src/publisher/event-encoder.js';
@@ -28,22 +29,11 @@ function recordingEngine() {
   return { engine, prepared, published };
 }
 
-function socket(userId: string, sessionId: string): Socket {
-  return {
-    data: { userId, sessionId, exp: 0, expiryBucket: 0, socketKey: sessionId, openedAt: 0 },
-    closed: false,
-    send: () => 'sent',
-    subscribe: () => {},
-    bufferedAmount: () => 0,
-    end: () => {},
-  };
-}
-
 describe('router', () => {
   it('prepares each event frame once and publishes the same frame to every local target user', () => {
     const { engine, prepared, published } = recordingEngine();
     const hub = new Hub();
-    for (let i = 0; i < 100; i += 2) hub.add(socket(`u${i}`, `s${i}`));
+    for (let i = 0; i < 100; i += 2) hub.add(fakeSocket(`u${i}`, `s${i}`));
     const metrics = createMetrics();
     const route = createRouter({ engine, hub, revocations: new Revocations(), metrics, log: createLogger('silent'), maxBackpressure: 1024 });
     const targets = Array.from({ length: 100 }, (_, i) => `u${i}`);
@@ -75,7 +65,7 @@ describe('router', () => {
   it('publishes from the origin socket when inclusive is false so the engine skips it', () => {
     const { engine, published } = recordingEngine();
     const hub = new Hub();
-    const origin = socket('u1', 's1');
+    const origin = fakeSocket('u1', 's1');
     hub.add(origin);
     const route = createRouter({ engine, hub, revocations: new Revocations(), metrics: createMetrics(), log: createLogger('silent'), maxBackpressure: 1024 });
     route(encodeEvents({ type: 'A', content: 1, targetUsers: ['u1'], fromSessionId: 's1' }).messages[0]!);
@@ -86,7 +76,7 @@ describe('router', () => {
   it('drops an unreadable bus message, counts it, and keeps routing', async () => {
     const { engine, published } = recordingEngine();
     const hub = new Hub();
-    hub.add(socket('u1', 's1'));
+    hub.add(fakeSocket('u1', 's1'));
     const metrics = createMetrics();
     const route = createRouter({ engine, hub, revocations: new Revocations(), metrics, log: createLogger('silent'), maxBackpressure: 1024 });
     route(Uint8Array.from([1, 2, 3]));
