@@ -13,6 +13,8 @@ export interface NatsBusOptions {
   name?: string;
   /** Milliseconds between reconnect attempts to one server, before jitter. */
   reconnectTimeWaitMs?: number;
+  /** Publishers that are not pods: no subscription, `start`'s handler is never called. */
+  publishOnly?: boolean;
 }
 
 const CLOSE_TIMEOUT_MS = 2_000;
@@ -63,6 +65,20 @@ export class NatsBus implements Bus {
       throw new BusUnavailableError(`cannot connect to NATS at ${servers.join(',')}`, { cause: error });
     }
     this.nc = nc;
+    if (!this.options.publishOnly) this.subscribe(nc, onMessage);
+    // The subscription reaches the server before anything this process publishes afterwards.
+    await nc.flush();
+    void this.followStatus(nc);
+    nc.closed().then((error) => {
+      this.setUp(false);
+      if (error && !this.closing) log.error({ err: error }, 'the NATS connection closed for good');
+    });
+    log.info({ server: nc.getServer(), subject }, 'connected to NATS');
+    this.setUp(true);
+  }
+
+  private subscribe(nc: NatsConnection, onMessage: (msg: Uint8Array) => void): void {
+    const { subject, log } = this.options;
     this.subscription = nc.subscribe(subject, {
       callback: (error, msg) => {
         if (error) {
@@ -76,15 +92,6 @@ export class NatsBus implements Bus {
         }
       },
     });
-    // The subscription reaches the server before anything this process publishes afterwards.
-    await nc.flush();
-    void this.followStatus(nc);
-    nc.closed().then((error) => {
-      this.setUp(false);
-      if (error && !this.closing) log.error({ err: error }, 'the NATS connection closed for good');
-    });
-    log.info({ server: nc.getServer(), subject }, 'connected to NATS');
-    this.setUp(true);
   }
 
   async publish(msg: Uint8Array): Promise<void> {

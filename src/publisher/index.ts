@@ -1,0 +1,8 @@
+/** `herald/publisher`: emit onto the gateways' bus from a backend service, no gateway needed. */
+export { HeraldPublisher, type HeraldPublisherOptions } from './publisher.js';
+export { connectNatsPublisher, type NatsPublisherOptions } from './nats-publisher.js';
+export { encodeEvents, type EncodedEvents } from './event-encoder.js';
+export type { Bus } from '../bus/bus.js';
+export type { PublishEvent } from '../protocol/event.js';
+export { BusUnavailableError } from '../errors.js';
+export { InvalidEventError, type EventProblem } from '../protocol/validation-error.js';
