@@ -1,3 +1,4 @@
+import { createRevocationStore } from './auth/create-revocation-store.js';
 import { createBus } from './bus/create-bus.js';
 import { loadConfig, type Config } from './config.js';
 import { applyDevelopmentMode } from './dev-mode.js';
@@ -22,7 +23,8 @@ async function main(): Promise<void> {
 
   const log = createLogger(config.logLevel);
   const bus = await createBus(config, log);
-  const gateway = new Gateway({ config, engine: await createEngine<SocketState>(), bus, log });
+  const revocationStore = await createRevocationStore(bus, log);
+  const gateway = new Gateway({ config, engine: await createEngine<SocketState>(), bus, log, revocationStore });
   const { port } = await gateway.start();
   if (dev) process.stderr.write(dev.banner.replaceAll(`:${config.port}/`, `:${port}/`) + '\n');
 

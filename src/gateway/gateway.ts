@@ -1,3 +1,4 @@
+import type { RevocationStore } from '../auth/revocation-store.js';
 import { Revocations } from '../auth/revocations.js';
 import { TokenVerifier } from '../auth/token-verifier.js';
 import { createVerificationKey, type VerificationKey } from '../auth/verification-key.js';
@@ -35,7 +36,12 @@ export interface GatewayOptions {
   verificationKey?: VerificationKey;
   /** Names this pod in socket keys; defaults to a random id. */
   podId?: string;
+  /** Shares revocations with every pod, including later ones; without it they live in this process and on the bus. */
+  revocationStore?: RevocationStore;
 }
+
+/** How long start() waits for the revocation store before listening anyway (not ready until it loads). */
+const REVOCATIONS_START_WAIT_MS = 5_000;
 
 /**
  * One gateway pod: sockets in, events out. Embeddable: `start()` listens, `emit()` publishes
@@ -50,6 +56,8 @@ export class Gateway {
   private readonly config: Config;
   private readonly engine: Engine<SocketState>;
   private readonly bus: Bus;
+  private readonly revocationStore: RevocationStore | undefined;
+  private revocationsLoaded: boolean;
   private readonly log: Logger;
   private readonly verifier: TokenVerifier;
   private readonly maxConnections = maxConnectionsForThisProcess();
@@ -62,6 +70,8 @@ export class Gateway {
     this.config = options.config;
     this.engine = options.engine;
     this.bus = options.bus;
+    this.revocationStore = options.revocationStore;
+    this.revocationsLoaded = options.revocationStore === undefined;
     this.log = options.log;
     this.metrics = options.metrics ?? createMetrics();
     this.podId = options.podId ?? Math.random().toString(36).slice(2, 10);
@@ -80,9 +90,9 @@ export class Gateway {
     });
   }
 
-  /** True when the bus is up and the pod is not draining: /readyz. */
+  /** True when the bus is up, the revocations are loaded and the pod is not draining: /readyz. */
   get ready(): boolean {
-    return this.bus.up && !this.draining;
+    return this.bus.up && this.revocationsLoaded && !this.draining;
   }
 
   async start(): Promise<{ port: number }> {
@@ -97,6 +107,7 @@ export class Gateway {
         maxBackpressure: this.config.maxBackpressure,
       }),
     );
+    await this.loadRevocations();
     this.ticker = setInterval(() => this.tick(), 1000);
     this.ticker.unref?.();
     const { port } = await this.engine.listen(
@@ -127,9 +138,20 @@ export class Gateway {
     return ids;
   }
 
-  /** Closes every socket of the user on every pod (4003) and revokes the tokens issued before now. */
+  /**
+   * Closes every socket of the user on every pod (4003) and revokes the tokens issued before now.
+   * The revocation is stored first: when the store cannot take it, nothing is published (503).
+   */
   async disconnectUser(userId: string): Promise<void> {
     const revokedAt = Date.now();
+    if (this.revocationStore) {
+      try {
+        await this.revocationStore.record(userId, revokedAt, this.revocations.keepMs);
+      } catch (error) {
+        this.metrics.publishFailures.inc();
+        throw error;
+      }
+    }
     this.revocations.revoke(userId, revokedAt);
     await this.publishAll([encodeBusMessage(MessageKind.DisconnectUser, { userId, revokedAt })]);
   }
@@ -167,6 +189,7 @@ export class Gateway {
     this.draining = true;
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = undefined;
+    await this.revocationStore?.close();
     await this.bus.close();
     await this.engine.stop();
   }
@@ -175,6 +198,19 @@ export class Gateway {
   private reconnectFrame(): string {
     const spreadMs = Math.max(1, Math.min(5_000, Math.floor(this.config.drainTimeoutMs / 2)));
     return `{"type":"herald.reconnect","afterMs":${Math.floor(Math.random() * spreadMs)}}`;
+  }
+
+  private async loadRevocations(): Promise<void> {
+    const store = this.revocationStore;
+    if (!store) return;
+    const loaded = store.start(this.revocations).then(() => {
+      this.revocationsLoaded = true;
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, REVOCATIONS_START_WAIT_MS)));
+    await Promise.race([loaded, waited]);
+    clearTimeout(timer);
+    if (!this.revocationsLoaded) this.log.warn({ store: store.name }, 'revocations not loaded yet: not ready until they are');
   }
 
   private async waitForEmptyHub(deadline: number): Promise<void> {
@@ -215,7 +251,7 @@ export class Gateway {
       maxSocketsPerUser: this.config.maxSocketsPerUser,
       maxConnections: this.maxConnections,
       isDraining: () => this.draining,
-      isReady: () => this.bus.up,
+      isReady: () => this.bus.up && this.revocationsLoaded,
       nextSocketKey: () => `${this.podId}:${++this.socketCounter}`,
     });
     const onClientFrame = createClientFrameHandler({
