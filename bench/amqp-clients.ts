@@ -8,6 +8,8 @@
  * queue bound with routing key "", ~200-byte messages. Per client and round:
  *   publish      one connection publishes N messages as fast as the client lets it (pipelined,
  *                respecting the client's backpressure); time until the last one is on the socket.
+ *   publishConfirmed  the same on a confirm channel, at most 1000 unconfirmed: time until all
+ *                are confirmed by the broker.
  *   end-to-end   the same, with a consumer on a second connection (noAck): time from the first
  *                publish until the consumer has received all N.
  *   consume      N messages wait in the queue first; time for a consumer to drain them, once
@@ -23,8 +25,9 @@ const url = process.env.HERALD_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const N = Number(process.argv[2] ?? 100_000);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const PAYLOAD = new Uint8Array(200).fill(0x61);
+const CONFIRM_WINDOW = 1000;
 
-const PHASES = ['publish', 'endToEnd', 'consumeNoAck', 'consumeAck'] as const;
+const PHASES = ['publish', 'publishConfirmed', 'endToEnd', 'consumeNoAck', 'consumeAck'] as const;
 type Phase = (typeof PHASES)[number];
 /** Per phase: messages per second (wall clock) and this process's CPU microseconds per message. */
 type Figures = Record<Phase, { rate: number; cpuUs: number }>;
@@ -37,6 +40,8 @@ interface Driver {
   /** A server-named exclusive auto-delete queue bound to the exchange (cancelling its consumer deletes it). */
   bindQueue(exchange: string): Promise<string>;
   publishAll(exchange: string, count: number): Promise<void>;
+  /** The same on a channel in confirm mode: resolves once the broker has confirmed every message. */
+  publishConfirmed(exchange: string, count: number): Promise<void>;
   /** Resolves once `count` messages arrived. */
   consume(queue: string, count: number, ack: boolean): Promise<void>;
   /** Ready messages in the queue (a passive declare on the consumer's connection: the queue is exclusive to it). */
@@ -48,6 +53,7 @@ function amqplibDriver(): Driver {
   let pub: amqplib.ChannelModel;
   let sub: amqplib.ChannelModel;
   let pubCh: amqplib.Channel;
+  let confirmCh: amqplib.ConfirmChannel;
   let subCh: amqplib.Channel;
   const payload = Buffer.from(PAYLOAD);
   return {
@@ -56,6 +62,7 @@ function amqplibDriver(): Driver {
       pub = await amqplib.connect(url);
       sub = await amqplib.connect(url);
       pubCh = await pub.createChannel();
+      confirmCh = await pub.createConfirmChannel();
       subCh = await sub.createChannel();
       await subCh.assertExchange(exchange, 'fanout', { durable: false });
     },
@@ -71,6 +78,19 @@ function amqplibDriver(): Driver {
       }
       // amqplib writes synchronously into its buffer; a round trip proves everything before it is out.
       await pubCh.checkExchange(exchange);
+    },
+    async publishConfirmed(exchange, count) {
+      // At most CONFIRM_WINDOW unconfirmed: the way a bus would keep publish latency bounded.
+      let window: Promise<void>[] = [];
+      for (let i = 0; i < count; i++) {
+        window.push(
+          new Promise((resolve, reject) =>
+            confirmCh.publish(exchange, '', payload, {}, (error) => (error ? reject(error) : resolve())),
+          ),
+        );
+        if (window.length === CONFIRM_WINDOW) await Promise.all(window.splice(0));
+      }
+      await Promise.all(window);
     },
     consume(queue, count, ack) {
       return new Promise((resolve, reject) => {
@@ -106,6 +126,7 @@ function cloudamqpDriver(): Driver {
   let pub: AMQPClient;
   let sub: AMQPClient;
   let pubCh: AMQPChannel;
+  let confirmCh: AMQPChannel;
   let subCh: AMQPChannel;
   return {
     name: '@cloudamqp/amqp-client 4.1.1',
@@ -115,6 +136,8 @@ function cloudamqpDriver(): Driver {
       await pub.connect();
       await sub.connect();
       pubCh = await pub.channel();
+      confirmCh = await pub.channel();
+      await confirmCh.confirmSelect();
       subCh = await sub.channel();
       await subCh.exchangeDeclare(exchange, 'fanout', { durable: false });
     },
@@ -129,6 +152,15 @@ function cloudamqpDriver(): Driver {
       for (let i = 0; i < count; i++) {
         window.push(pubCh.basicPublish(exchange, '', PAYLOAD));
         if (window.length === 1000) await Promise.all(window.splice(0));
+      }
+      await Promise.all(window);
+    },
+    async publishConfirmed(exchange, count) {
+      // In confirm mode each promise resolves on the broker's confirm.
+      const window: Promise<number>[] = [];
+      for (let i = 0; i < count; i++) {
+        window.push(confirmCh.basicPublish(exchange, '', PAYLOAD));
+        if (window.length === CONFIRM_WINDOW) await Promise.all(window.splice(0));
       }
       await Promise.all(window);
     },
@@ -177,7 +209,7 @@ async function measure(driver: Driver, round: number): Promise<Figures> {
     await timed('consumeNoAck', () => driver.consume(queue, N, false));
 
     queue = await driver.bindQueue(exchange);
-    await driver.publishAll(exchange, N);
+    await timed('publishConfirmed', () => driver.publishConfirmed(exchange, N));
     await waitForDepth(driver, queue, N);
     await timed('consumeAck', () => driver.consume(queue, N, true));
 
@@ -219,9 +251,9 @@ for (let round = 0; round < ROUNDS; round++) {
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 console.log(`\nmedian of ${ROUNDS} rounds: msgs/s (client CPU µs per message)`);
-console.log(`${''.padEnd(30)}${PHASES.map((p) => p.padStart(20)).join('')}`);
+console.log(`${''.padEnd(30)}${PHASES.map((p) => p.padStart(22)).join('')}`);
 for (const [name, all] of results) {
   const cell = (phase: Phase) =>
-    `${median(all.map((f) => f[phase].rate))} (${median(all.map((f) => f[phase].cpuUs))})`.padStart(20);
+    `${median(all.map((f) => f[phase].rate))} (${median(all.map((f) => f[phase].cpuUs))})`.padStart(22);
   console.log(`${name.padEnd(30)}${PHASES.map(cell).join('')}`);
 }
