@@ -1,6 +1,6 @@
 import type { Broker, FailoverBroker } from '../cluster.case.js';
-import { connectNatsPublisher } from '../../../src/publisher/nats-publisher.js';
-import type { HeraldPublisher } from '../../../src/publisher/publisher.js';
+// Through the package entry, as a backend service imports it.
+import { connectNatsPublisher, type HeraldPublisher } from 'herald/publisher';
 import { createLogger } from '../../../src/log.js';
 import type { Pod } from './pod.js';
 import { startNatsCluster, startNatsServer, stopAllNatsServers } from './nats-server.js';

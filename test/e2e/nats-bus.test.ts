@@ -1,0 +1,129 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { NatsRevocationStore } from '../../src/auth/nats-revocation-store.js';
+import { Revocations } from '../../src/auth/revocations.js';
+import { NatsBus } from '../../src/bus/nats.js';
+import { BusUnavailableError } from '../../src/errors.js';
+import { createLogger } from '../../src/log.js';
+import { startNatsServer, stopAllNatsServers, type NatsServer } from './harness/nats-server.js';
+
+const log = createLogger('silent');
+let subjectCounter = 0;
+const freshSubject = () => `herald.test.${process.pid}.${++subjectCounter}`;
+
+async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The Bus guarantees and the revocation store, against a real nats-server (no gateway). */
+describe('NatsBus and the NATS revocation store', () => {
+  let server: NatsServer;
+  const open: { close(): Promise<void> }[] = [];
+  const track = <T extends { close(): Promise<void> }>(thing: T): T => (open.push(thing), thing);
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+  });
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((thing) => thing.close()));
+  });
+  afterAll(stopAllNatsServers);
+
+  const newBus = (subject: string, extra: Partial<ConstructorParameters<typeof NatsBus>[0]> = {}) =>
+    track(new NatsBus({ servers: [server.url], subject, log, reconnectTimeWaitMs: 200, ...extra }));
+
+  it('every bus on the subject, the sender included, receives every message unchanged and in publish order', async () => {
+    const subject = freshSubject();
+    const received: Uint8Array[][] = [[], []];
+    const sender = newBus(subject);
+    const other = newBus(subject);
+    await sender.start((msg) => received[0]!.push(msg));
+    await other.start((msg) => received[1]!.push(msg));
+    const sent = Array.from({ length: 200 }, (_, n) => new Uint8Array([0x48, 1, 1, n % 256, n >> 8, 0xff]));
+    await Promise.all(sent.map((msg) => sender.publish(msg)));
+    await waitFor('both buses to receive everything', () => received.every((r) => r.length === sent.length));
+    for (const r of received) expect(r.map((m) => [...m])).toEqual(sent.map((m) => [...m]));
+  });
+
+  it('a publish-only bus sends without receiving', async () => {
+    const subject = freshSubject();
+    const heard: Uint8Array[] = [];
+    const seen: Uint8Array[] = [];
+    const publisher = newBus(subject, { publishOnly: true });
+    const pod = newBus(subject);
+    await publisher.start((msg) => heard.push(msg));
+    await pod.start((msg) => seen.push(msg));
+    await publisher.publish(new Uint8Array([1, 2, 3]));
+    await waitFor('the pod to receive it', () => seen.length === 1);
+    expect(heard).toEqual([]);
+  });
+
+  it('while the server is down: up is false, publish rejects with BusUnavailableError and nothing is sent later', async () => {
+    const subject = freshSubject();
+    const statuses: boolean[] = [];
+    const seen: number[] = [];
+    const bus = newBus(subject);
+    bus.onStatus((up) => statuses.push(up));
+    await bus.start((msg) => seen.push(msg[0]!));
+    expect(bus.up).toBe(true);
+
+    await server.kill();
+    await waitFor('the bus to notice', () => !bus.up);
+    await expect(bus.publish(new Uint8Array([1]))).rejects.toBeInstanceOf(BusUnavailableError);
+
+    await server.restart();
+    await waitFor('the bus to reconnect', () => bus.up, 15_000);
+    await bus.publish(new Uint8Array([2]));
+    await waitFor('the message after the outage', () => seen.includes(2));
+    // The refused message was not buffered and sent on reconnect.
+    expect(seen).toEqual([2]);
+    expect(statuses).toEqual([true, false, true]);
+  });
+
+  it('cannot start when no server answers, with a BusUnavailableError naming the servers', async () => {
+    const bus = new NatsBus({ servers: ['nats://127.0.0.1:1'], subject: freshSubject(), log });
+    await expect(bus.start(() => {})).rejects.toThrow(/nats:\/\/127\.0\.0\.1:1/);
+  });
+
+  it('a revocation recorded by one store is loaded by a store started later, and followed live by a running one', async () => {
+    const bucket = `herald_test_${process.pid}_${++subjectCounter}`;
+    const bus = newBus(freshSubject(), { publishOnly: true });
+    await bus.start(() => {});
+    const writer = track(new NatsRevocationStore({ bus, log, bucket }));
+    const runningTable = new Revocations();
+    const running = track(new NatsRevocationStore({ bus, log, bucket }));
+    await running.start(runningTable);
+
+    const revokedAt = Date.now();
+    await writer.record('user with spaces/and:colons', revokedAt, 2 * 3600_000);
+    await waitFor('the running store to apply it', () => runningTable.size === 1);
+    expect(runningTable.isRevoked('user with spaces/and:colons', Math.floor(revokedAt / 1000) - 1)).toBe(true);
+
+    const lateTable = new Revocations();
+    await track(new NatsRevocationStore({ bus, log, bucket })).start(lateTable);
+    expect(lateTable.isRevoked('user with spaces/and:colons', Math.floor(revokedAt / 1000) - 1)).toBe(true);
+    expect(lateTable.isRevoked('user with spaces/and:colons', Math.floor(revokedAt / 1000) + 1)).toBe(false);
+    expect(lateTable.isRevoked('someone else', 0)).toBe(false);
+
+    // The bucket keeps entries as long as the longest token lifetime a recorder has seen.
+    const jsm = await jetstreamManager(bus.connection);
+    const info = await jsm.streams.info(`KV_${bucket}`);
+    expect(info.config.max_age).toBe(2 * 3600_000 * 1_000_000);
+  });
+
+  it('record rejects with BusUnavailableError while NATS is down', async () => {
+    const bus = newBus(freshSubject(), { publishOnly: true });
+    await bus.start(() => {});
+    const store = track(new NatsRevocationStore({ bus, log, bucket: `herald_test_${process.pid}_${++subjectCounter}` }));
+    await store.record('u1', Date.now(), 3600_000);
+    await server.kill();
+    await waitFor('the bus to notice', () => !bus.up);
+    await expect(store.record('u1', Date.now(), 3600_000)).rejects.toBeInstanceOf(BusUnavailableError);
+    await server.restart();
+    await waitFor('the bus to reconnect', () => bus.up, 15_000);
+  });
+});
