@@ -1,0 +1,170 @@
+/**
+ * The servers compared, each a real process on loopback, and how the same clients and the
+ * same event stream reach them.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { ClientProtocol } from './load/client-protocol.js';
+import type { PublishTransport } from './load/publisher-protocol.js';
+import { ServerProcess } from './lib/server-process.js';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const BUN = `${ROOT}node_modules/.bin/bun`;
+export const NODE = process.env.BENCH_NODE ?? 'node';
+/** Where the bench puts the Node builds of its peers (bun build --target=node). */
+export const PEER_BUILD = `${ROOT}.tmp/bench-build`;
+export const HERALD_NODE_ENTRY = `${ROOT}dist/node/main.js`;
+
+export const JWT_SECRET = 'herald-bench-secret-0123456789abcdef0123456789';
+export const PUBLISH_TOKEN = 'herald-bench-publish-token-0123456789';
+
+export interface Running {
+  pods: ServerProcess[];
+  /** How the publisher reaches this contender. */
+  transport: PublishTransport;
+  protocol: ClientProtocol;
+  stop(): Promise<void>;
+}
+
+export interface BrokerUrls {
+  nats?: string;
+  amqp?: string;
+  redis?: string;
+}
+
+export interface HeraldEnvOptions {
+  bus?: 'local' | 'nats' | 'amqp';
+  brokers?: BrokerUrls;
+  extra?: Record<string, string>;
+}
+
+export function heraldEnv(options: HeraldEnvOptions = {}): Record<string, string> {
+  const env: Record<string, string> = {
+    HERALD_HOST: '127.0.0.1',
+    HERALD_PORT: '0',
+    HERALD_BUS: options.bus ?? 'local',
+    HERALD_JWT_SECRET: JWT_SECRET,
+    HERALD_PUBLISH_TOKEN: PUBLISH_TOKEN,
+    HERALD_LOG_LEVEL: 'info',
+    ...options.extra,
+  };
+  if (options.brokers?.nats) env.HERALD_NATS_URL = options.brokers.nats;
+  if (options.brokers?.amqp) env.HERALD_AMQP_URL = options.brokers.amqp;
+  return env;
+}
+
+export type HeraldRuntime = 'bun' | 'node';
+
+export function startHeraldPod(
+  runtime: HeraldRuntime,
+  env: Record<string, string>,
+  name: string,
+  preload?: string,
+): Promise<ServerProcess> {
+  if (runtime === 'bun') {
+    const args = preload ? ['--preload', preload, `${ROOT}src/main.ts`] : [`${ROOT}src/main.ts`];
+    return ServerProcess.start(name, BUN, args, env);
+  }
+  if (!existsSync(HERALD_NODE_ENTRY)) throw new Error(`${HERALD_NODE_ENTRY} is missing: run npm run build:node`);
+  const args = preload ? ['--expose-gc', '--import', preload, HERALD_NODE_ENTRY] : [HERALD_NODE_ENTRY];
+  return ServerProcess.start(name, NODE, args, env);
+}
+
+function httpTransport(pod: ServerProcess): PublishTransport {
+  return { kind: 'http', url: `http://127.0.0.1:${pod.port}/v1/events`, token: PUBLISH_TOKEN };
+}
+
+function running(pods: ServerProcess[], protocol: ClientProtocol, transport = httpTransport(pods[0]!)): Running {
+  return { pods, protocol, transport, stop: async () => void (await Promise.all(pods.map((p) => p.stop()))) };
+}
+
+export interface Contender {
+  id: string;
+  label: string;
+  /** Why this contender is here, for the report. */
+  note: string;
+  start(brokers: BrokerUrls): Promise<Running>;
+}
+
+/** Scenario 1: one process each. */
+export const ONE_POD: Contender[] = [
+  {
+    id: 'raw-bun',
+    label: 'raw Bun.serve',
+    note: 'per-user topics + HTTP publish, no auth/validation/bus: the limit of the stack',
+    start: async () => running([await ServerProcess.start('raw-bun', BUN, [`${ROOT}bench/peers/raw-bun.ts`], {})], 'plain'),
+  },
+  {
+    id: 'herald-bun',
+    label: 'Herald on Bun',
+    note: 'bun src/main.ts, HERALD_BUS=local',
+    start: async () => running([await startHeraldPod('bun', heraldEnv(), 'herald-bun')], 'herald'),
+  },
+  {
+    id: 'herald-node',
+    label: 'Herald on Node/uWS.js',
+    note: 'node dist/node/main.js, HERALD_BUS=local',
+    start: async () => running([await startHeraldPod('node', heraldEnv(), 'herald-node')], 'herald'),
+  },
+  {
+    id: 'ws-node',
+    label: 'ws + Map (Node)',
+    note: 'the ws package and a Map of user → sockets: what a team writes by hand',
+    start: async () => running([await ServerProcess.start('ws-node', NODE, [`${PEER_BUILD}/ws-node.js`], {})], 'plain'),
+  },
+  {
+    id: 'socketio',
+    label: 'Socket.IO 4 (Node)',
+    note: 'a room per user, io.to(rooms).emit',
+    start: async () =>
+      running([await ServerProcess.start('socketio', NODE, [`${PEER_BUILD}/socketio-node.js`], {})], 'socketio'),
+  },
+];
+
+async function twoHeraldPods(bus: 'nats' | 'amqp', brokers: BrokerUrls, id: string, extra: Record<string, string>) {
+  const env = heraldEnv({ bus, brokers, extra });
+  return Promise.all([startHeraldPod('bun', env, `${id}-a`), startHeraldPod('bun', env, `${id}-b`)]);
+}
+
+/** Scenario 2: two pods and a broker; sockets split half and half. */
+export function twoPodContenders(runId: string): Contender[] {
+  const subject = `bench.${runId}.events`;
+  return [
+    {
+      id: 'herald-nats',
+      label: 'Herald ×2 + NATS (publisher client)',
+      note: 'two Bun pods on a private nats-server; events from connectNatsPublisher',
+      start: async (brokers) => {
+        const pods = await twoHeraldPods('nats', brokers, 'herald-nats', { HERALD_NATS_SUBJECT: subject });
+        return running(pods, 'herald', { kind: 'herald-nats', servers: [brokers.nats!], subject });
+      },
+    },
+    {
+      id: 'herald-nats-http',
+      label: 'Herald ×2 + NATS (HTTP to pod A)',
+      note: 'the same, with events POSTed to one pod: the same shape as Socket.IO below',
+      start: async (brokers) =>
+        running(await twoHeraldPods('nats', brokers, 'herald-nats-http', { HERALD_NATS_SUBJECT: subject }), 'herald'),
+    },
+    {
+      id: 'herald-amqp',
+      label: 'Herald ×2 + RabbitMQ (HTTP to pod A)',
+      note: 'two Bun pods, fanout exchange of its own on the shared RabbitMQ',
+      start: async (brokers) =>
+        running(await twoHeraldPods('amqp', brokers, 'herald-amqp', { HERALD_AMQP_EXCHANGE: `bench.${runId}` }), 'herald'),
+    },
+    {
+      id: 'socketio-redis',
+      label: 'Socket.IO ×2 + Redis adapter (HTTP to pod A)',
+      note: '@socket.io/redis-adapter on the shared Redis, a key prefix of its own',
+      start: async (brokers) => {
+        const env = { BENCH_REDIS_URL: brokers.redis!, BENCH_REDIS_KEY: `bench.${runId}` };
+        const pods = await Promise.all([
+          ServerProcess.start('socketio-redis-a', NODE, [`${PEER_BUILD}/socketio-node.js`], env),
+          ServerProcess.start('socketio-redis-b', NODE, [`${PEER_BUILD}/socketio-node.js`], env),
+        ]);
+        return running(pods, 'socketio');
+      },
+    },
+  ];
+}

@@ -1,0 +1,99 @@
+import { parseArgs } from 'node:util';
+import type { Targeting } from './event-stream.js';
+
+export const SCENARIOS = ['fanout', 'cluster', 'latency', 'capacity', 'churn'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+/** Sizes of one `npm run bench`; the defaults end in a few minutes on the 2-core machine. */
+export interface BenchOptions {
+  scenarios: ScenarioName[];
+  /** Restrict scenario 1 and 2 to these contender ids (all when empty). */
+  contenders: string[];
+  runs: number;
+  warmupMs: number;
+  measureMs: number;
+  fanoutSizes: number[];
+  targetings: Targeting[];
+  clusterSockets: number;
+  latencyRates: number[];
+  latencySockets: number;
+  latencyMs: number;
+  capacitySockets: number;
+  capacityRuntimes: ('bun' | 'node')[];
+  churnCycles: number;
+  churnRuntimes: ('bun' | 'node')[];
+  /** Write bench/results/latest.json (off for trial runs). */
+  save: boolean;
+}
+
+const USAGE = `npm run bench -- [options]
+  --only fanout,cluster,latency,capacity,churn   scenarios to run (default: all)
+  --contenders raw-bun,herald-bun,...             scenario 1/2 contenders (default: all)
+  --runs N          runs per cell, alternating order (default 1)
+  --warmup S        warm-up seconds (default 1)    --measure S   measured seconds (default 3)
+  --sizes 1000,10000                               scenario 1 socket counts
+  --targetings single,group,all                    scenario 1 targetings
+  --cluster-sockets N    --latency-sockets N   --latency-rates 1000,10000,50000   --latency-seconds S
+  --capacity N      sockets for scenario 4 (default 19800: the pod's limit under 20000 open files)
+  --churn N         cycles for scenario 5 (default 100000)
+  --full            the issue's method: --runs 3 --warmup 2 --measure 5
+  --tiny            a smoke run: 100 sockets, 1 s, 1 run
+  --no-save         do not write bench/results/latest.json`;
+
+export function parseOptions(argv: string[]): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      only: { type: 'string' },
+      contenders: { type: 'string' },
+      runs: { type: 'string' },
+      warmup: { type: 'string' },
+      measure: { type: 'string' },
+      sizes: { type: 'string' },
+      targetings: { type: 'string' },
+      'cluster-sockets': { type: 'string' },
+      'latency-sockets': { type: 'string' },
+      'latency-rates': { type: 'string' },
+      'latency-seconds': { type: 'string' },
+      capacity: { type: 'string' },
+      'capacity-runtimes': { type: 'string' },
+      churn: { type: 'string' },
+      'churn-runtimes': { type: 'string' },
+      full: { type: 'boolean' },
+      tiny: { type: 'boolean' },
+      'no-save': { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    process.exit(0);
+  }
+  const list = (v: string | undefined) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
+  const nums = (v: string | undefined) => list(v)?.map(Number);
+  const tiny = values.tiny === true;
+  const full = values.full === true;
+  const options: BenchOptions = {
+    scenarios: (list(values.only) as ScenarioName[] | undefined) ?? [...SCENARIOS],
+    contenders: list(values.contenders) ?? [],
+    runs: Number(values.runs ?? (full ? 3 : 1)),
+    warmupMs: Number(values.warmup ?? (full ? 2 : 1)) * 1000,
+    measureMs: Number(values.measure ?? (full ? 5 : tiny ? 1 : 3)) * 1000,
+    fanoutSizes: nums(values.sizes) ?? (tiny ? [100] : [1000, 10000]),
+    targetings: (list(values.targetings) as Targeting[] | undefined) ?? ['single', 'group', 'all'],
+    clusterSockets: Number(values['cluster-sockets'] ?? (tiny ? 200 : 1000)),
+    latencySockets: Number(values['latency-sockets'] ?? (tiny ? 100 : 1000)),
+    latencyRates: nums(values['latency-rates']) ?? (tiny ? [1000] : [1000, 10000, 50000]),
+    latencyMs: Number(values['latency-seconds'] ?? (tiny ? 1 : 3)) * 1000,
+    capacitySockets: Number(values.capacity ?? (tiny ? 200 : 19_800)),
+    capacityRuntimes: (list(values['capacity-runtimes']) as ('bun' | 'node')[] | undefined) ?? ['bun', 'node'],
+    churnCycles: Number(values.churn ?? (tiny ? 500 : 100_000)),
+    churnRuntimes: (list(values['churn-runtimes']) as ('bun' | 'node')[] | undefined) ?? ['bun'],
+    save: values['no-save'] !== true,
+  };
+  for (const name of options.scenarios) {
+    if (!SCENARIOS.includes(name)) throw new Error(`unknown scenario ${name}; one of ${SCENARIOS.join(', ')}`);
+  }
+  if (tiny) options.warmupMs = Math.min(options.warmupMs, 500);
+  return options;
+}

@@ -1,0 +1,37 @@
+import type { StreamSpec } from '../lib/event-stream.js';
+
+/**
+ * How events reach the contender: Herald's HTTP API (every HTTP contender accepts its format),
+ * Herald's publisher client on NATS, or bare NATS messages (the latency baseline).
+ */
+export type PublishTransport =
+  | { kind: 'http'; url: string; token: string }
+  | { kind: 'herald-nats'; servers: string[]; subject: string }
+  | { kind: 'raw-nats'; servers: string[]; subject: string };
+
+export interface FlatCommand {
+  transport: PublishTransport;
+  stream: StreamSpec;
+  /** Requests (or publisher-client calls) in flight at once. */
+  concurrency: number;
+}
+
+export interface RateCommand {
+  transport: PublishTransport;
+  /** Users to address, one per event, round-robin. */
+  from: number;
+  to: number;
+  eventsPerSecond: number;
+  durationMs: number;
+}
+
+export interface PublishProgress {
+  events: number;
+  /** Frames the clients should get for what was accepted so far. */
+  deliveries: number;
+  requests: number;
+  errors: number;
+  lastError: string | undefined;
+  /** For rate runs: the largest lag behind the schedule, ms. */
+  maxLagMs: number;
+}
