@@ -1,6 +1,7 @@
 /** `herald/publisher`: emit onto the gateways' bus from a backend service, no gateway needed. */
 export { HeraldPublisher, type HeraldPublisherOptions } from './publisher.js';
 export { connectNatsPublisher, type NatsPublisherOptions } from './nats-publisher.js';
+export { connectAmqpPublisher, type AmqpPublisherOptions } from './amqp-publisher.js';
 export { encodeEvents, type EncodedEvents } from './event-encoder.js';
 export type { Bus } from '../bus/bus.js';
 export type { PublishEvent } from '../protocol/event.js';
