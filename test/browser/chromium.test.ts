@@ -136,7 +136,7 @@ describe('the SDK in headless Chromium', () => {
     expect(bundle).not.toMatch(/from\s*["'](node:|ws["'])/);
   });
 
-  it('the README page receives events, reconnects after its pod restarts on the same port, and stops on 4003', async () => {
+  it('the README page receives events, reconnects after its pod restarts on the same port, and stops on 4003', { timeout: 90_000 }, async () => {
     const user = { userId: `browser-${Date.now().toString(36)}`, sessionId: `s-browser-${Date.now().toString(36)}` };
     const first: Pod = await startPod({ env: { HERALD_DRAIN_TIMEOUT_MS: '2000' } });
     app = await startApp(readmeExample(), bundleSdk(buildDir), first.port, user);

@@ -212,8 +212,9 @@ describe('client SDK against a real gateway (bun engine)', () => {
   it('token refresh: herald.auth keeps the same socket open past the first token’s expiry', async () => {
     const id = who();
     let calls = 0;
-    const firstExp = Math.floor(Date.now() / 1000) + 3;
-    const c = sdk({ url: pod.ws, token: () => (calls++, tokenFor(id, 3)) });
+    const firstExp = Math.floor(Date.now() / 1000) + 4;
+    // 4-second tokens refreshed 2 s before they expire.
+    const c = sdk({ url: pod.ws, token: () => (calls++, tokenFor(id, 4)), refreshLeadMs: 2_000 });
     c.client.connect();
     await c.opened();
     // Past the first token's exp and a tick of the server's expiry wheel.
@@ -287,11 +288,14 @@ describe('client SDK against a real gateway (bun engine)', () => {
     const id = who();
     const proxy = await TcpProxy.start(pod.port);
     try {
-      const c = sdk({ url: proxy.url, token: () => tokenFor(id), heartbeatMs: 300, pongTimeoutMs: 700 });
+      const c = sdk({ url: proxy.url, token: () => tokenFor(id), heartbeatMs: 300, pongTimeoutMs: 1_500 });
       c.client.connect();
       await c.opened();
       await send(pod, id.userId, 'BEFORE_FREEZE');
       await c.event('BEFORE_FREEZE');
+      // Pings and pongs flow while the link is healthy: no false alarm over several heartbeats.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(c.states.map((s) => s.status)).toEqual(['connecting', 'open']);
       proxy.freeze();
       const reconnecting = await c.state('reconnecting');
       expect(reconnecting).toMatchObject({ code: 4100 });
@@ -413,7 +417,7 @@ describe('client SDK through a draining pod', () => {
     }
   });
 
-  it('4008: a slow consumer is closed with 4008 and reconnects', async () => {
+  it('4008: a slow consumer is closed with 4008 and reconnects', { timeout: 60_000 }, async () => {
     const pod = await startPod({ env: { HERALD_MAX_BACKPRESSURE: '1024' } });
     const proxy = await TcpProxy.start(pod.port);
     try {
