@@ -148,10 +148,13 @@ export function twoPodContenders(runId: string): Contender[] {
     },
     {
       id: 'herald-amqp',
-      label: 'Herald ×2 + RabbitMQ (HTTP to pod A)',
-      note: 'two Bun pods, fanout exchange of its own on the shared RabbitMQ',
-      start: async (brokers) =>
-        running(await twoHeraldPods('amqp', brokers, 'herald-amqp', { HERALD_AMQP_EXCHANGE: `bench.${runId}` }), 'herald'),
+      label: 'Herald ×2 + RabbitMQ (publisher client)',
+      note: 'two Bun pods, a fanout exchange of its own on the shared RabbitMQ; events from connectAmqpPublisher',
+      start: async (brokers) => {
+        const exchange = `bench.${runId}`;
+        const pods = await twoHeraldPods('amqp', brokers, 'herald-amqp', { HERALD_AMQP_EXCHANGE: exchange });
+        return running(pods, 'herald', { kind: 'herald-amqp', url: brokers.amqp!, exchange });
+      },
     },
     {
       id: 'socketio-redis',

@@ -8,9 +8,3 @@ export function signHs256(claims: Record<string, unknown>, secret: string): stri
   const signature = createHmac('sha256', secret).update(`${HEADER}.${payload}`).digest('base64url');
   return `${HEADER}.${payload}.${signature}`;
 }
-
-/** Microseconds on the monotonic clock, comparable between processes on one machine. */
-export function monotonicMicros(): number {
-  const [s, ns] = process.hrtime();
-  return s * 1_000_000 + Math.floor(ns / 1000);
-}

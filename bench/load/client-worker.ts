@@ -6,7 +6,8 @@
 import * as hdr from 'hdr-histogram-js';
 import net from 'node:net';
 import { FrameReader, maskedFrame, Opcode, readTimestamp } from '../lib/frame-reader.js';
-import { monotonicMicros, signHs256 } from '../lib/hs256.js';
+import { monotonicMicros } from '../lib/clock.js';
+import { signHs256 } from '../lib/hs256.js';
 import { serveCommands } from '../lib/worker-side.js';
 import type {
   ChurnCommand,

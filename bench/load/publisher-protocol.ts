@@ -7,6 +7,7 @@ import type { StreamSpec } from '../lib/event-stream.js';
 export type PublishTransport =
   | { kind: 'http'; url: string; token: string }
   | { kind: 'herald-nats'; servers: string[]; subject: string }
+  | { kind: 'herald-amqp'; url: string; exchange: string }
   | { kind: 'raw-nats'; servers: string[]; subject: string };
 
 export interface FlatCommand {

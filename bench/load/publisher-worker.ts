@@ -5,10 +5,10 @@
  * send timestamp on a fixed schedule.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { connectNatsPublisher } from '../../src/publisher/index.js';
+import { connectAmqpPublisher, connectNatsPublisher } from '../../src/publisher/index.js';
 import type { HeraldPublisher } from '../../src/publisher/index.js';
 import { buildBodies, eventContent, EVENT_TYPE, type Body } from '../lib/event-stream.js';
-import { monotonicMicros } from '../lib/hs256.js';
+import { monotonicMicros } from '../lib/clock.js';
 import { serveCommands } from '../lib/worker-side.js';
 import type { FlatCommand, PublishProgress, PublishTransport, RateCommand } from './publisher-protocol.js';
 
@@ -38,8 +38,11 @@ async function openSink(transport: PublishTransport): Promise<Sink> {
       close: async () => {},
     };
   }
-  if (transport.kind === 'herald-nats') {
-    const publisher: HeraldPublisher = await connectNatsPublisher({ servers: transport.servers, subject: transport.subject });
+  if (transport.kind === 'herald-nats' || transport.kind === 'herald-amqp') {
+    const publisher: HeraldPublisher =
+      transport.kind === 'herald-nats'
+        ? await connectNatsPublisher({ servers: transport.servers, subject: transport.subject })
+        : await connectAmqpPublisher({ url: transport.url, exchange: transport.exchange });
     return {
       body: async (_body, events) => {
         await publisher.emit(events as Parameters<HeraldPublisher['emit']>[0]);

@@ -1,0 +1,90 @@
+import { JWT_SECRET } from '../contenders.js';
+import { ClientFleet } from '../load/fleet.js';
+import { sleep } from '../lib/measure.js';
+import type { BenchOptions } from '../lib/options.js';
+import { say } from './common.js';
+import { memoryAfterGc, registries, startInspectablePod, type PodKind } from './pod-memory.js';
+
+export interface CapacityRow {
+  pod: PodKind;
+  target: number;
+  opened: number;
+  failed: number;
+  errors: string[];
+  connectMs: number;
+  clientProcesses: number;
+  /** After a full GC, before any socket and after all sockets, idle for 2 s. */
+  rssBeforeMiB: number;
+  rssAfterMiB: number;
+  heapBeforeMiB: number;
+  heapAfterMiB: number;
+  rssBytesPerSocket: number;
+  heapBytesPerSocket: number;
+  /** Herald's own count of open sockets with every client connected. */
+  connectionsReported: number;
+}
+
+const SOCKETS_PER_CLIENT_PROCESS = 5_000;
+
+/**
+ * Scenario 4: one pod fills up to its open-file limit with authenticated idle sockets from
+ * several client processes over 127.0.0.x source addresses; RSS and heap per socket.
+ */
+export async function runCapacity(options: BenchOptions): Promise<CapacityRow[]> {
+  const kinds: PodKind[] = [
+    ...options.capacityRuntimes.map((r) => (r === 'bun' ? 'herald-bun' : 'herald-node') as PodKind),
+    'raw-bun',
+  ];
+  const rows: CapacityRow[] = [];
+  for (const kind of kinds) {
+    const pod = await startInspectablePod(kind);
+    const processes = Math.max(1, Math.ceil(options.capacitySockets / SOCKETS_PER_CLIENT_PROCESS));
+    const fleet = ClientFleet.start(processes);
+    try {
+      await sleep(500);
+      const before = await memoryAfterGc(pod);
+      const opened = await fleet.connect({
+        protocol: kind === 'raw-bun' ? 'plain' : 'herald',
+        jwtSecret: JWT_SECRET,
+        targets: [{ port: pod.port, from: 0, to: options.capacitySockets }],
+        concurrency: 100,
+      });
+      await sleep(2_000);
+      const after = await memoryAfterGc(pod);
+      const reported = kind === 'raw-bun' ? opened.opened : (await registries(pod)).herald_connections!;
+      const row: CapacityRow = {
+        pod: kind,
+        target: options.capacitySockets,
+        opened: opened.opened,
+        failed: opened.failed,
+        errors: opened.errors,
+        connectMs: opened.ms,
+        clientProcesses: processes,
+        rssBeforeMiB: before.rssMiB,
+        rssAfterMiB: after.rssMiB,
+        heapBeforeMiB: before.heapUsedMiB,
+        heapAfterMiB: after.heapUsedMiB,
+        rssBytesPerSocket: opened.opened > 0 ? ((after.rssMiB - before.rssMiB) * 2 ** 20) / opened.opened : Number.NaN,
+        heapBytesPerSocket: opened.opened > 0 ? ((after.heapUsedMiB - before.heapUsedMiB) * 2 ** 20) / opened.opened : Number.NaN,
+        connectionsReported: reported,
+      };
+      rows.push(row);
+      say(
+        `capacity ${kind}: ${opened.opened}/${options.capacitySockets} open in ${opened.ms} ms (${opened.failed} failed${opened.errors[0] ? `: ${opened.errors[0]}` : ''}), ` +
+          `RSS ${before.rssMiB.toFixed(1)} → ${after.rssMiB.toFixed(1)} MiB = ${row.rssBytesPerSocket.toFixed(0)} B/socket, ` +
+          `heap ${row.heapBytesPerSocket.toFixed(0)} B/socket`,
+      );
+    } catch (error) {
+      say(`capacity ${kind} FAILED ${(error as Error).message}`);
+      rows.push({
+        pod: kind, target: options.capacitySockets, opened: 0, failed: options.capacitySockets, errors: [(error as Error).message],
+        connectMs: 0, clientProcesses: processes, rssBeforeMiB: NaN, rssAfterMiB: NaN, heapBeforeMiB: NaN, heapAfterMiB: NaN,
+        rssBytesPerSocket: NaN, heapBytesPerSocket: NaN, connectionsReported: NaN,
+      });
+    } finally {
+      await fleet.stop();
+      await pod.stop();
+    }
+  }
+  return rows;
+}

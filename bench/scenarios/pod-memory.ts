@@ -1,0 +1,41 @@
+import { BUN, heraldEnv, PEER_BUILD, ROOT, startHeraldPod } from '../contenders.js';
+import { ServerProcess } from '../lib/server-process.js';
+import { sampleProcess } from '../lib/proc-stats.js';
+
+export type PodKind = 'herald-bun' | 'herald-node' | 'raw-bun';
+
+/** A server started with the GC hook preloaded (bench/peers/gc-hook.ts), so memory can be read after a full GC. */
+export async function startInspectablePod(kind: PodKind, extraEnv: Record<string, string> = {}): Promise<ServerProcess> {
+  if (kind === 'raw-bun') {
+    return ServerProcess.start('raw-bun', BUN, ['--preload', `${ROOT}bench/peers/gc-hook.ts`, `${ROOT}bench/peers/raw-bun.ts`], {});
+  }
+  const runtime = kind === 'herald-bun' ? 'bun' : 'node';
+  const preload = runtime === 'bun' ? `${ROOT}bench/peers/gc-hook.ts` : `${PEER_BUILD}/gc-hook.js`;
+  return startHeraldPod(runtime, heraldEnv({ extra: extraEnv }), kind, preload);
+}
+
+export interface MemoryReading {
+  heapUsedMiB: number;
+  rssMiB: number;
+}
+
+/** Full GC in the pod, then its heap (as the runtime reports it) and RSS from /proc. */
+export async function memoryAfterGc(pod: ServerProcess): Promise<MemoryReading> {
+  const line = pod.waitFor((l) => l.msg === 'bench.memory', 30_000);
+  pod.signal('SIGUSR2');
+  const reading = await line;
+  const rss = sampleProcess(pod.pid)?.rssBytes ?? Number(reading.rss);
+  return { heapUsedMiB: Number(reading.heapUsed) / 2 ** 20, rssMiB: rss / 2 ** 20 };
+}
+
+/** Herald's registry gauges from /metrics (0 for a peer without them). */
+export async function registries(pod: ServerProcess): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${pod.port}/metrics`)).text();
+  const names = ['herald_connections', 'herald_user_topics', 'herald_token_expiry_entries'];
+  const values: Record<string, number> = {};
+  for (const name of names) {
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+    values[name] = line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : Number.NaN;
+  }
+  return values;
+}
