@@ -81,10 +81,10 @@ export function isK8sObject(value: unknown): value is K8sObject {
  * Builds a kustomization with the kustomize that kubectl embeds (v5 on this project's machines).
  * Missing kubectl is an error that says what to install, never a skipped check.
  */
-export function kustomizeBuild(dir: string): K8sObject[] {
+export function kustomizeBuild(dir: string, root = ROOT): K8sObject[] {
   let output: string;
   try {
-    output = execFileSync('kubectl', ['kustomize', join(ROOT, dir)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    output = execFileSync('kubectl', ['kustomize', join(root, dir)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (error) {
     const e = error as NodeJS.ErrnoException & { stderr?: string };
     if (e.code === 'ENOENT') {
