@@ -254,6 +254,8 @@ export class HeraldClient<Events extends EventMap = EventMap> {
   }
 
   private onWelcome(link: Link, welcome: { userId: string; sessionId: string; heartbeatMs: number }): void {
+    // A second welcome on one socket would start a second heartbeat: there is only one per socket.
+    if (link.welcomed) return;
     clearTimeout(link.connectTimer);
     link.welcomed = true;
     this.attempt = 0;
