@@ -94,7 +94,7 @@ export function kustomizeBuild(dir: string, root = ROOT): K8sObject[] {
   }
   return parseYamlText(output, `kustomize build of ${dir}`).map((doc) => {
     if (!isK8sObject(doc)) throw new ManifestError(`kustomize build of ${dir} produced a non-object: ${JSON.stringify(doc)}`);
-    return doc;
+    return unwrapSecretData(doc);
   });
 }
 
@@ -127,4 +127,15 @@ export function find(objects: K8sObject[], kind: string, name: string): K8sObjec
   const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
   if (!found) throw new ManifestError(`no ${kind} named ${name} in ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
   return found;
+}
+
+/**
+ * kustomize prints a generated Secret's long base64 values as literal blocks wrapped at 76
+ * characters. The API server's decoder (Go's encoding/base64) drops those line breaks; do the
+ * same, so the schema's `byte` format sees the value the server sees.
+ */
+function unwrapSecretData(object: K8sObject): K8sObject {
+  if (object.kind !== 'Secret' || typeof object.data !== 'object' || object.data === null) return object;
+  const data = Object.fromEntries(Object.entries(object.data as Record<string, string>).map(([k, v]) => [k, v.replace(/[\r\n]/g, '')]));
+  return { ...object, data };
 }
