@@ -3,11 +3,19 @@ import type { Logger } from '../log.js';
 import type { RevocationStore } from './revocation-store.js';
 
 /**
- * The revocation store that goes with a bus: a JetStream KV bucket on the NATS bus. Other
- * buses have none yet: revocations then live in each pod and travel on the bus, so a pod
- * started after a revocation does not know it.
+ * The revocation store that goes with a bus: a JetStream KV bucket on the NATS bus, a
+ * RabbitMQ stream on the AMQP bus. The local bus has none: revocations then live in the one
+ * process.
  */
 export async function createRevocationStore(bus: Bus, log: Logger): Promise<RevocationStore | undefined> {
+  if (bus.name === 'amqp') {
+    const [{ AmqpBus }, { AmqpRevocationStore, revocationStreamFor }] = await Promise.all([
+      import('../bus/amqp.js'),
+      import('./amqp-revocation-store.js'),
+    ]);
+    if (!(bus instanceof AmqpBus)) return undefined;
+    return new AmqpRevocationStore({ url: bus.url, stream: revocationStreamFor(bus.exchange), log });
+  }
   if (bus.name !== 'nats') return undefined;
   const [{ NatsBus }, { NatsRevocationStore }] = await Promise.all([
     import('../bus/nats.js'),

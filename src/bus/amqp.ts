@@ -56,6 +56,15 @@ export class AmqpBus implements Bus {
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
   }
 
+  /** The broker and exchange, for services that use the same broker (the revocation store). */
+  get url(): string {
+    return this.options.url;
+  }
+
+  get exchange(): string {
+    return this.options.exchange;
+  }
+
   get up(): boolean {
     return this.live !== undefined && !this.blocked && !this.closing;
   }

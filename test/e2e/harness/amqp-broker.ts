@@ -2,7 +2,7 @@ import type { Broker } from '../cluster.case.js';
 // Through the package entry, as a backend service imports it.
 import { connectAmqpPublisher, type HeraldPublisher } from 'herald/publisher';
 import { createLogger } from '../../../src/log.js';
-import { AMQP_URL, deleteExchanges, lockBroker, restoreBroker, startBroker, stopBroker, uniqueExchange } from './rabbitmq.js';
+import { AMQP_URL, deleteTopology, lockBroker, restoreBroker, startBroker, stopBroker, uniqueExchange } from './rabbitmq.js';
 
 /**
  * The cluster suite's broker: the shared RabbitMQ with an exchange of this suite's own.
@@ -18,7 +18,7 @@ export async function startAmqpBroker(): Promise<Broker> {
     async stop() {
       try {
         await restoreBroker();
-        await deleteExchanges(exchange);
+        await deleteTopology(exchange);
       } finally {
         await unlock();
       }

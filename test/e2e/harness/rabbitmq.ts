@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import amqplib from 'amqplib';
+import { revocationStreamFor } from '../../../src/auth/amqp-revocation-store.js';
 
 /**
  * The shared RabbitMQ for tests (HERALD_AMQP_URL, default the local one), driven with
@@ -67,12 +68,13 @@ export async function restoreBroker(): Promise<void> {
   if (stoppedByUs) await startBroker();
 }
 
-/** Deletes exchanges a test declared (they are not durable, but outlive the test's connections). */
-export async function deleteExchanges(...names: string[]): Promise<void> {
+/** Deletes what a test's pods declared on the broker: the exchange (it outlives their connections) and its revocation stream. */
+export async function deleteTopology(exchange: string): Promise<void> {
   const connection = await amqplib.connect(AMQP_URL);
   try {
     const channel = await connection.createChannel();
-    for (const name of names) await channel.deleteExchange(name);
+    await channel.deleteExchange(exchange);
+    await channel.deleteQueue(revocationStreamFor(exchange));
   } finally {
     await connection.close();
   }
