@@ -218,6 +218,12 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     expect(runtime.env.HERALD_PORT).toBe(String(config.port));
   });
 
+  it('turns service links off: the Service herald would inject HERALD_PORT=tcp://… into the config', () => {
+    const { pod } = gatewayContainer(objects);
+    expect(find(objects, 'Service', GATEWAY.service).metadata.name.toUpperCase().replaceAll('-', '_') + '_PORT').toBe('HERALD_PORT');
+    expect(pod.enableServiceLinks).toBe(false);
+  });
+
   it('probes readiness on /readyz and liveness on /healthz', () => {
     const { container } = gatewayContainer(objects);
     expect(container.readinessProbe?.httpGet?.path).toBe('/readyz');
