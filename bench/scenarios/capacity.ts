@@ -37,10 +37,12 @@ export async function runCapacity(options: BenchOptions): Promise<CapacityRow[]>
   ];
   const rows: CapacityRow[] = [];
   for (const kind of kinds) {
-    const pod = await startInspectablePod(kind);
     const processes = Math.max(1, Math.ceil(options.capacitySockets / SOCKETS_PER_CLIENT_PROCESS));
-    const fleet = ClientFleet.start(processes);
+    let pod: Awaited<ReturnType<typeof startInspectablePod>> | undefined;
+    let fleet: ClientFleet | undefined;
     try {
+      pod = await startInspectablePod(kind);
+      fleet = ClientFleet.start(processes);
       await sleep(500);
       const before = await memoryAfterGc(pod);
       const opened = await fleet.connect({
@@ -82,8 +84,8 @@ export async function runCapacity(options: BenchOptions): Promise<CapacityRow[]>
         rssBytesPerSocket: NaN, heapBytesPerSocket: NaN, connectionsReported: NaN,
       });
     } finally {
-      await fleet.stop();
-      await pod.stop();
+      await fleet?.stop();
+      await pod?.stop();
     }
   }
   return rows;

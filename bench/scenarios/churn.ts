@@ -36,9 +36,11 @@ export async function runChurn(options: BenchOptions): Promise<ChurnRow[]> {
   const rows: ChurnRow[] = [];
   for (const runtime of options.churnRuntimes) {
     const kind = runtime === 'bun' ? 'herald-bun' : 'herald-node';
-    const pod = await startInspectablePod(kind);
-    const fleet = ClientFleet.start(2);
+    let pod: Awaited<ReturnType<typeof startInspectablePod>> | undefined;
+    let fleet: ClientFleet | undefined;
     try {
+      pod = await startInspectablePod(kind);
+      fleet = ClientFleet.start(2);
       const warmupCycles = Math.min(WARMUP_CYCLES, options.churnCycles);
       const common = { host: '127.0.0.1', port: pod.port, jwtSecret: JWT_SECRET, concurrency: CONCURRENCY_PER_PROCESS };
       const warm = await fleet.churn({ ...common, cycles: warmupCycles, prefix: 'warm' });
@@ -70,9 +72,16 @@ export async function runChurn(options: BenchOptions): Promise<ChurnRow[]> {
           `heap ${before.heapUsedMiB.toFixed(2)} → ${after.heapUsedMiB.toFixed(2)} MiB, RSS ${before.rssMiB.toFixed(1)} → ${after.rssMiB.toFixed(1)} MiB; ` +
           `registries after ${JSON.stringify(registriesAfter)}`,
       );
+    } catch (error) {
+      say(`churn ${kind} FAILED ${(error as Error).message}`);
+      rows.push({
+        pod: kind, warmupCycles: 0, cycles: 0, failed: options.churnCycles, errors: [(error as Error).message], connectsPerS: NaN,
+        before: { heapUsedMiB: NaN, rssMiB: NaN }, after: { heapUsedMiB: NaN, rssMiB: NaN }, heapDeltaMiB: NaN, rssDeltaMiB: NaN,
+        registriesBefore: {}, registriesAfter: {},
+      });
     } finally {
-      await fleet.stop();
-      await pod.stop();
+      await fleet?.stop();
+      await pod?.stop();
     }
   }
   return rows;

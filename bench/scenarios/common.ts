@@ -72,7 +72,7 @@ export async function measureContender(
         brokerPids,
         warmupMs: options.warmupMs,
         measureMs: options.measureMs,
-        window: Math.min(400_000, Math.max(4 * largestBody, 20 * sockets)),
+        window: Math.min(1_000_000, Math.max(4 * largestBody, 50 * sockets)),
       });
       const row: FlatRow = { contender: contender.id, label: contender.label, sockets, pods: podCount, targeting, run, ...result };
       rows.push(row);

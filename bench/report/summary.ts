@@ -1,0 +1,230 @@
+import type { FlatRow } from '../scenarios/common.js';
+import { median } from '../lib/measure.js';
+import type { BenchResults } from './results.js';
+
+export interface Cell {
+  contender: string;
+  label: string;
+  sockets: number;
+  pods: number;
+  targeting: string;
+  runs: number;
+  framesPerS: number;
+  cpuSPerMFrames: number;
+  serverCores: number;
+  clientCores: number;
+  machineCores: number;
+  serverRssMiB: number;
+  /** The worst delivered/expected over the runs. */
+  deliveredRatio: number;
+  closes: Record<string, number>;
+}
+
+/** Medians over runs, one cell per contender × sockets × targeting. */
+export function cells(rows: FlatRow[]): Cell[] {
+  const groups = new Map<string, FlatRow[]>();
+  for (const row of rows) {
+    const key = `${row.contender}|${row.sockets}|${row.targeting}`;
+    groups.set(key, [...(groups.get(key) ?? []), row]);
+  }
+  return [...groups.values()].map((g) => {
+    const first = g[0]!;
+    const closes: Record<string, number> = {};
+    for (const r of g) for (const [c, n] of Object.entries(r.closes)) closes[c] = (closes[c] ?? 0) + n;
+    return {
+      contender: first.contender,
+      label: first.label,
+      sockets: first.sockets,
+      pods: first.pods,
+      targeting: first.targeting,
+      runs: g.length,
+      framesPerS: median(g.map((r) => r.framesPerS)),
+      cpuSPerMFrames: median(g.map((r) => r.cpuSPerMFrames)),
+      serverCores: median(g.map((r) => r.serverCores)),
+      clientCores: median(g.map((r) => r.clientCores)),
+      machineCores: median(g.map((r) => r.machineCores)),
+      serverRssMiB: median(g.map((r) => r.serverRssMiB)),
+      deliveredRatio: Math.min(...g.map((r) => (r.expected > 0 ? r.delivered / r.expected : Number.NaN))),
+      closes,
+    };
+  });
+}
+
+export function find(list: Cell[], contender: string, sockets: number, targeting: string): Cell | undefined {
+  return list.find((c) => c.contender === contender && c.sockets === sockets && c.targeting === targeting);
+}
+
+const TARGETING_LABEL: Record<string, string> = { single: '1 user', group: '100 users', all: 'everyone' };
+export const targetingLabel = (t: string) => TARGETING_LABEL[t] ?? t;
+
+function num(n: number, digits = 0): string {
+  if (!Number.isFinite(n)) return '—';
+  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function table(header: string[], rows: string[][]): string {
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map((h, i) => (i === 0 ? '---' : '---:')).join('|')}|`];
+  for (const row of rows) lines.push(`| ${row.join(' | ')} |`);
+  return lines.join('\n');
+}
+
+const verdict = (ok: boolean | undefined) => (ok === undefined ? '—' : ok ? '**met**' : '**missed**');
+
+function flatTable(list: Cell[]): string {
+  return table(
+    ['contender', 'sockets', 'event to', 'frames/s', 'server CPU-s per M frames', 'server cores', 'client cores', 'machine busy (of 2)', 'server RSS MiB', 'delivered'],
+    list.map((c) => [
+      c.label,
+      num(c.sockets),
+      targetingLabel(c.targeting),
+      num(c.framesPerS),
+      num(c.cpuSPerMFrames, 2),
+      num(c.serverCores, 2),
+      num(c.clientCores, 2),
+      num(c.machineCores, 2),
+      num(c.serverRssMiB, 0),
+      `${num(c.deliveredRatio * 100, 2)} %${Object.keys(c.closes).length ? ` (closed: ${JSON.stringify(c.closes)})` : ''}`,
+    ]),
+  );
+}
+
+/** The markdown report of one run: a table per scenario, each goal beside its figure. */
+export function renderMarkdown(results: BenchResults): string {
+  const out: string[] = [];
+  const m = results.meta;
+  const o = m.options;
+  out.push(`# Herald benchmarks — run of ${m.startedAt.slice(0, 16).replace('T', ' ')} UTC`);
+  out.push('');
+  out.push(
+    `Machine: ${m.machine.cpu}, ${m.machine.cores} cores, ${num(m.machine.memoryGiB)} GiB, Linux ${m.machine.kernel}, open files ${m.machine.openFileLimit}; ` +
+      `Bun ${m.versions.bun}, Node ${m.versions.node}; Herald ${m.versions.herald} at ${m.versions.commit}. ` +
+      `Load average at start: ${m.loadAverageAtStart} (a shared machine). Duration ${num(m.durationS)} s.`,
+  );
+  out.push('');
+  out.push(
+    `Sizes: ${o.runs} run(s) per cell in alternating order (median), ${o.warmupMs / 1000} s warm-up, ${o.measureMs / 1000} s measured; ` +
+      `fan-out at ${o.fanoutSizes.join(' and ')} sockets; two pods at ${o.clusterSockets} sockets; latency at ${o.latencySockets} sockets, ` +
+      `${o.latencyRates.join('/')} events/s for ${o.latencyMs / 1000} s each; capacity ${o.capacitySockets} sockets; churn ${o.churnCycles} cycles.`,
+  );
+
+  if (results.fanout) {
+    const list = cells(results.fanout.rows);
+    out.push('', '## 1. Fan-out on one pod', '', flatTable(list), '');
+    const goalRows: string[][] = [];
+    for (const sockets of o.fanoutSizes) {
+      for (const t of o.targetings) {
+        const raw = find(list, 'raw-bun', sockets, t);
+        const herald = find(list, 'herald-bun', sockets, t);
+        if (!raw || !herald) continue;
+        const speed = herald.framesPerS / raw.framesPerS;
+        const cpu = raw.cpuSPerMFrames / herald.cpuSPerMFrames;
+        goalRows.push([
+          `${num(sockets)} sockets, ${targetingLabel(t)}`,
+          `${num(speed, 2)} ×`,
+          verdict(speed >= 0.9),
+          `${num(cpu, 2)} ×`,
+          verdict(cpu >= 0.9),
+        ]);
+      }
+    }
+    out.push('Goal: Herald on Bun ≥ 0.9 × raw Bun.serve in frames/s and in CPU per frame (raw CPU ÷ Herald CPU).', '');
+    out.push(table(['cell', 'frames/s ratio', 'goal', 'CPU-per-frame ratio', 'goal'], goalRows));
+    for (const f of results.fanout.failed) out.push('', `Failed: ${f.contender} at ${f.sockets} sockets (run ${f.run}): ${f.error}`);
+  }
+
+  if (results.cluster) {
+    const list = cells(results.cluster.rows);
+    out.push('', '## 2. Two pods and a broker', '', flatTable(list), '');
+    out.push(
+      'Broker CPU is not in "server CPU" (NATS is a private nats-server; RabbitMQ and Redis are the shared ones, whose CPU includes other users).',
+    );
+    const goalRows: string[][] = [];
+    for (const t of o.targetings.filter((x) => x !== 'all')) {
+      const one = find(list, 'herald-bun', o.clusterSockets, t);
+      const sio = find(list, 'socketio-redis', o.clusterSockets, t);
+      const cpuGoal = t === 'single' ? 8 : 10;
+      for (const id of ['herald-nats', 'herald-nats-http', 'herald-amqp']) {
+        const c = find(list, id, o.clusterSockets, t);
+        if (!c) continue;
+        const speed = one ? c.framesPerS / one.framesPerS : Number.NaN;
+        const cpu = sio ? sio.cpuSPerMFrames / c.cpuSPerMFrames : Number.NaN;
+        goalRows.push([
+          `${c.label}, ${targetingLabel(t)}`,
+          `${num(speed, 2)} ×`,
+          verdict(one ? speed >= 0.7 : undefined),
+          `${num(cpu, 1)} ×`,
+          `≥ ${cpuGoal} × ${verdict(sio ? cpu >= cpuGoal : undefined)}`,
+        ]);
+      }
+    }
+    out.push('');
+    out.push('Goals: deliveries/s ≥ 0.7 × one pod; server CPU per frame ≥ 8 × lower than Socket.IO + Redis with 1 target, ≥ 10 × with 100.', '');
+    out.push(table(['contender, event to', 'vs one pod', 'goal', 'Socket.IO CPU ÷ Herald CPU', 'goal'], goalRows));
+    for (const f of results.cluster.failed) out.push('', `Failed: ${f.contender} (run ${f.run}): ${f.error}`);
+  }
+
+  if (results.latency) {
+    const rows = results.latency.rows;
+    out.push('', `## 3. Latency, emit → client, ${num(results.latency.sockets)} sockets over two pods (µs)`, '');
+    out.push(
+      table(
+        ['path', 'events/s', 'p50', 'p99', 'p99.9', 'max', 'received', 'publisher lag max (ms)'],
+        rows.map((r) => [r.label, num(r.eventsPerSecond), num(r.p50), num(r.p99), num(r.p999), num(r.max), `${num(r.received)}/${num(r.published)}`, num(r.publisherMaxLagMs, 1)]),
+      ),
+    );
+    const goalRows: string[][] = [];
+    for (const rate of o.latencyRates) {
+      const h = rows.find((r) => r.system === 'herald' && r.eventsPerSecond === rate);
+      const n = rows.find((r) => r.system === 'raw-nats' && r.eventsPerSecond === rate);
+      if (!h || !n) continue;
+      const overhead = (h.p99 - n.p99) / 1000;
+      goalRows.push([num(rate), `${num((h.p50 - n.p50) / 1000, 2)} ms`, `${num(overhead, 2)} ms`, rate === 10_000 ? verdict(overhead <= 1) : '—']);
+    }
+    out.push('', 'Goal: p99 overhead over bare NATS ≤ 1 ms at 10k events/s.', '');
+    out.push(table(['events/s', 'p50 overhead', 'p99 overhead', 'goal'], goalRows));
+    for (const e of results.latency.errors) out.push('', `Failed: ${e}`);
+  }
+
+  if (results.capacity) {
+    out.push('', '## 4. Capacity: idle authenticated sockets on one pod', '');
+    out.push(
+      table(
+        ['pod', 'sockets open', 'client processes', 'connect time (s)', 'RSS before → after (MiB)', 'RSS per socket', 'heap per socket', 'goal ≤ 2 KiB RSS'],
+        results.capacity.map((r) => [
+          r.pod,
+          `${num(r.opened)} / ${num(r.target)}${r.failed ? ` (${num(r.failed)} failed: ${r.errors[0] ?? ''})` : ''}`,
+          num(r.clientProcesses),
+          num(r.connectMs / 1000, 1),
+          `${num(r.rssBeforeMiB, 1)} → ${num(r.rssAfterMiB, 1)}`,
+          `${num(r.rssBytesPerSocket)} B`,
+          `${num(r.heapBytesPerSocket)} B`,
+          r.pod === 'raw-bun' ? '(reference)' : verdict(r.rssBytesPerSocket <= 2048 && r.failed === 0),
+        ]),
+      ),
+    );
+  }
+
+  if (results.churn) {
+    out.push('', '## 5. Churn: connect → authenticate → receive → close', '');
+    out.push(
+      table(
+        ['pod', 'cycles (after warm-up)', 'failed', 'connects/s', 'heap after GC before → after (MiB)', 'RSS before → after (MiB)', 'registries after', 'goal: heap ≤ +2 MiB, registries 0'],
+        results.churn.map((r) => {
+          const zero = Object.values(r.registriesAfter).every((v) => v === 0);
+          return [
+            r.pod,
+            `${num(r.cycles)} (+${num(r.warmupCycles)})`,
+            `${num(r.failed)}${r.errors[0] ? ` (${r.errors[0]})` : ''}`,
+            num(r.connectsPerS),
+            `${num(r.before.heapUsedMiB, 2)} → ${num(r.after.heapUsedMiB, 2)} (${r.heapDeltaMiB >= 0 ? '+' : ''}${num(r.heapDeltaMiB, 2)})`,
+            `${num(r.before.rssMiB, 1)} → ${num(r.after.rssMiB, 1)}`,
+            Object.entries(r.registriesAfter).map(([k, v]) => `${k.replace('herald_', '')} ${v}`).join(', '),
+            verdict(r.heapDeltaMiB <= 2 && zero),
+          ];
+        }),
+      ),
+    );
+  }
+  for (const e of results.errors) out.push('', `**Scenario failed**: ${e}`);
+  return out.join('\n') + '\n';
+}
