@@ -1,6 +1,6 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,8 @@ import { ROOT } from './harness/manifests.js';
  * image's ENV, and checks what an operator checks of a container: /readyz answers 200, the
  * HEALTHCHECK passes, SIGTERM ends it with exit 0. The repository's Bun (package.json pins the
  * same version as the base image tag) stands in for the image's /usr/local/bin/bun.
+ * As in Kubernetes (runAsUser, readOnlyRootFilesystem), the gateway runs as the Dockerfile's
+ * USER when this test runs as root, with the image's files read-only and no writable HOME.
  */
 
 const execFileAsync = promisify(execFile);
@@ -36,6 +38,7 @@ const started = new Set<ChildProcess>();
 
 beforeAll(async () => {
   workspace = mkdtempSync(join(tmpdir(), 'herald-image-'));
+  chmodSync(workspace, 0o755);
   imagePath = join(workspace, 'image-bin');
   mkdirSync(imagePath);
   symlinkSync(realpathSync(join(ROOT, 'node_modules/.bin/bun')), join(imagePath, 'bun'));
@@ -46,12 +49,22 @@ beforeAll(async () => {
     imagePath: [imagePath],
     runTimeoutMs: 150_000,
   });
+  await execFileAsync('chmod', ['-R', 'a-w,a+rX', image.workdir]);
 }, 180_000);
 
-afterAll(() => {
+afterAll(async () => {
   for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  if (workspace) rmSync(workspace, { recursive: true, force: true });
+  if (!workspace) return;
+  await execFileAsync('chmod', ['-R', 'u+w', workspace]);
+  rmSync(workspace, { recursive: true, force: true });
 });
+
+/** The Dockerfile's USER (uid:gid) when this process may switch to it, else this process's own. */
+function imageUser(): { uid?: number; gid?: number } {
+  if (process.getuid?.() !== 0) return {};
+  const [uid, gid] = image.stage.user!.split(':').map(Number);
+  return { uid: uid!, gid: gid ?? uid! };
+}
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -65,12 +78,12 @@ async function freePort(): Promise<number> {
 
 /** The container's environment: the image's ENV, then the run-time variables, then PATH. */
 function containerEnv(extra: Record<string, string>): Record<string, string> {
-  return { ...image.stage.env, ...extra, PATH: `${imagePath}:${process.env.PATH}`, HOME: workspace };
+  return { ...image.stage.env, ...extra, PATH: `${imagePath}:${process.env.PATH}`, HOME: '/nonexistent' };
 }
 
 function startContainer(env: Record<string, string>) {
   const [command, ...args] = containerCommand(image.stage);
-  const child = spawn(command!, args, { cwd: image.workdir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command!, args, { cwd: image.workdir, env, stdio: ['ignore', 'pipe', 'pipe'], ...imageUser() });
   started.add(child);
   const output: string[] = [];
   child.stdout!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
@@ -99,7 +112,7 @@ async function runHealthcheck(env: Record<string, string>): Promise<number> {
   const command = image.stage.healthcheck!.command;
   const argv = command.form === 'exec' ? command.argv : ['/bin/sh', '-c', command.text];
   try {
-    await execFileAsync(argv[0]!, argv.slice(1), { cwd: image.workdir, env, timeout: 10_000 });
+    await execFileAsync(argv[0]!, argv.slice(1), { cwd: image.workdir, env, timeout: 10_000, ...imageUser() });
     return 0;
   } catch (error) {
     return (error as { code?: number }).code ?? -1;
@@ -128,6 +141,11 @@ describe('the Dockerfile, built and started without a container engine', () => {
 
     await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200, 20_000, container.output);
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    const { uid } = imageUser();
+    if (uid !== undefined) {
+      const status = readFileSync(`/proc/${container.child.pid}/status`, 'utf8');
+      expect(status, 'runs as the Dockerfile USER').toMatch(new RegExp(`^Uid:\\s+${uid}\\s`, 'm'));
+    }
     expect(await runHealthcheck(env)).toBe(0);
     const logLines = container.output.join('').split('\n').filter((l) => l.startsWith('{'));
     expect(logLines.length, 'the gateway logs JSON lines').toBeGreaterThan(0);
