@@ -90,6 +90,7 @@ export class AmqpRevocationStore implements RevocationStore {
   private async follow(table: Revocations): Promise<void> {
     const live = await this.connect();
     const reader = await live.connection.createChannel();
+    reader.on('error', (error: Error) => this.options.log.warn({ err: error }, 'revocation stream reader error'));
     // A stream consumer needs acks and a prefetch: they are its flow control, nothing is removed.
     await reader.prefetch(1_000);
     const marker = randomUUID();
@@ -138,8 +139,12 @@ export class AmqpRevocationStore implements RevocationStore {
     const connection = await amqplib.connect(this.options.url, {
       clientProperties: { connection_name: 'herald-revocations' },
     });
+    // Listeners first: an 'error' event without one (a failed declaration) would crash the process.
+    const { log } = this.options;
+    connection.on('error', (error: Error) => log.warn({ err: error }, 'revocation store connection error'));
     try {
       const writer = await connection.createConfirmChannel();
+      writer.on('error', (error: Error) => log.warn({ err: error }, 'revocation store channel error'));
       await writer.assertQueue(this.stream, {
         durable: true,
         arguments: {
@@ -150,11 +155,9 @@ export class AmqpRevocationStore implements RevocationStore {
         },
       });
       const live: Live = { connection, writer };
-      connection.on('error', (error: Error) => this.options.log.warn({ err: error }, 'revocation store connection error'));
       connection.on('close', () => {
         if (this.live === live) this.live = undefined;
       });
-      writer.on('error', (error: Error) => this.options.log.warn({ err: error }, 'revocation store channel error'));
       writer.on('close', () => {
         if (this.live === live) connection.close().catch(() => {});
       });

@@ -122,10 +122,13 @@ export class AmqpBus implements Bus {
     const connection = await amqplib.connect(withHeartbeat(this.options.url), {
       clientProperties: { connection_name: this.options.connectionName ?? 'herald' },
     });
+    // Listeners first: an 'error' event without one (a failed declaration) would crash the process.
+    connection.on('error', (error: Error) => log.error({ err: error }, 'AMQP connection error'));
     let channel: Channel;
     let queue: string | undefined;
     try {
       channel = await connection.createChannel();
+      channel.on('error', (error: Error) => log.error({ err: error }, 'AMQP channel error'));
       await channel.assertExchange(exchange, 'fanout', { durable: false, autoDelete: false });
       if (!this.options.publishOnly) {
         queue = (await channel.assertQueue('', { exclusive: true, autoDelete: true, durable: false })).queue;
@@ -142,7 +145,6 @@ export class AmqpBus implements Bus {
     }
 
     const live: Live = { connection, channel, drained: undefined, rejectDrained: undefined };
-    connection.on('error', (error: Error) => log.error({ err: error }, 'AMQP connection error'));
     connection.on('close', (error?: Error) => this.lost(live, error));
     connection.on('blocked', (reason: string) => {
       log.warn({ reason }, 'RabbitMQ blocked publishing on this connection');
@@ -154,7 +156,6 @@ export class AmqpBus implements Bus {
       this.blocked = false;
       this.emitStatus();
     });
-    channel.on('error', (error: Error) => log.error({ err: error }, 'AMQP channel error'));
     // A channel the server closed (a failed operation) leaves the connection open: start over.
     channel.on('close', () => {
       if (this.live === live) connection.close().catch(() => {});

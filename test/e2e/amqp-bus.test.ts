@@ -1,0 +1,177 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import amqplib from 'amqplib';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { AmqpRevocationStore, revocationStreamFor } from '../../src/auth/amqp-revocation-store.js';
+import { Revocations } from '../../src/auth/revocations.js';
+import { AmqpBus, type AmqpBusOptions } from '../../src/bus/amqp.js';
+import { BusUnavailableError } from '../../src/errors.js';
+import { createLogger } from '../../src/log.js';
+import { AMQP_URL, deleteTopology, lockBroker, uniqueExchange } from './harness/rabbitmq.js';
+
+const run = promisify(execFile);
+const log = createLogger('silent');
+
+async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Has RabbitMQ close the connections whose client-provided name is `name`, as a broker-side failure would. */
+async function closeConnectionsNamed(name: string): Promise<number> {
+  const { stdout } = await run('rabbitmqctl', ['list_connections', 'pid', 'client_properties', '-q']);
+  const pids = stdout
+    .split('\n')
+    .filter((line) => line.includes(`"${name}"`))
+    .map((line) => line.split('\t')[0]!);
+  for (const pid of pids) await run('rabbitmqctl', ['close_connection', pid, 'closed by a Herald test']);
+  return pids.length;
+}
+
+/** The Bus guarantees and the revocation stream against the real RabbitMQ (no gateway). */
+describe('AmqpBus and the AMQP revocation store', () => {
+  let unlock: () => Promise<void> = async () => {};
+  const exchanges: string[] = [];
+  const open: { close(): Promise<void> }[] = [];
+  const track = <T extends { close(): Promise<void> }>(thing: T): T => (open.push(thing), thing);
+  const freshExchange = () => {
+    const exchange = uniqueExchange('bus');
+    exchanges.push(exchange);
+    return exchange;
+  };
+  const newBus = (exchange: string, extra: Partial<AmqpBusOptions> = {}) =>
+    track(new AmqpBus({ url: AMQP_URL, exchange, log, backoff: { initialMs: 50, maxMs: 500 }, ...extra }));
+
+  beforeAll(async () => {
+    // Another AMQP test file may be restarting the broker: wait for it.
+    unlock = await lockBroker();
+  }, 180_000);
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((thing) => thing.close()));
+  });
+  afterAll(async () => {
+    try {
+      for (const exchange of exchanges) await deleteTopology(exchange);
+    } finally {
+      await unlock();
+    }
+  });
+
+  it('every bus on the exchange, the sender included, receives every message unchanged and in publish order', async () => {
+    const exchange = freshExchange();
+    const received: Uint8Array[][] = [[], []];
+    const sender = newBus(exchange);
+    const other = newBus(exchange);
+    await sender.start((msg) => received[0]!.push(msg));
+    await other.start((msg) => received[1]!.push(msg));
+    // Views into a larger buffer, as the encoder's subarrays are: only the view's bytes go out.
+    const backing = new Uint8Array(200 * 8).map((_, i) => i % 251);
+    const sent = Array.from({ length: 200 }, (_, n) => backing.subarray(n * 8, n * 8 + 6));
+    await Promise.all(sent.map((msg) => sender.publish(msg)));
+    await waitFor('both buses to receive everything', () => received.every((r) => r.length === sent.length));
+    for (const r of received) expect(r.map((m) => [...m])).toEqual(sent.map((m) => [...m]));
+  });
+
+  it('a burst far past the socket buffer waits for it to drain and arrives whole and in order', async () => {
+    const exchange = freshExchange();
+    const received: number[] = [];
+    const sender = newBus(exchange, { publishOnly: true });
+    const pod = newBus(exchange);
+    await pod.start((msg) => received.push(new DataView(msg.buffer, msg.byteOffset).getUint32(0)));
+    await sender.start(() => {});
+    const count = 5_000;
+    const publishes = Array.from({ length: count }, (_, n) => {
+      const msg = new Uint8Array(16 * 1024);
+      new DataView(msg.buffer).setUint32(0, n);
+      return sender.publish(msg);
+    });
+    await Promise.all(publishes);
+    await waitFor('every message', () => received.length === count, 30_000);
+    expect(received).toEqual(Array.from({ length: count }, (_, n) => n));
+  });
+
+  it('a publish-only bus sends without receiving', async () => {
+    const exchange = freshExchange();
+    const heard: Uint8Array[] = [];
+    const seen: Uint8Array[] = [];
+    const publisher = newBus(exchange, { publishOnly: true });
+    const pod = newBus(exchange);
+    await publisher.start((msg) => heard.push(msg));
+    await pod.start((msg) => seen.push(msg));
+    await publisher.publish(new Uint8Array([1, 2, 3]));
+    await waitFor('the pod to receive', () => seen.length === 1);
+    expect(heard).toEqual([]);
+  });
+
+  it('after the broker drops its connection a bus is down, publishes reject, then it reconnects, re-declares and receives again', async () => {
+    const exchange = freshExchange();
+    const connectionName = `herald-test-${process.pid}-${Date.now()}`;
+    const statuses: boolean[] = [];
+    const received: number[] = [];
+    const pod = newBus(exchange, { connectionName, backoff: { initialMs: 1_000, maxMs: 1_000 } });
+    pod.onStatus((up) => statuses.push(up));
+    await pod.start((msg) => received.push(msg[0]!));
+    const sender = newBus(exchange, { publishOnly: true });
+    await sender.start(() => {});
+
+    expect(await closeConnectionsNamed(connectionName)).toBe(1);
+    await waitFor('the bus to go down', () => !pod.up);
+    await expect(pod.publish(new Uint8Array([9]))).rejects.toBeInstanceOf(BusUnavailableError);
+    await waitFor('the bus to come back', () => pod.up);
+    expect(statuses).toEqual([true, false, true]);
+    await sender.publish(new Uint8Array([7]));
+    await waitFor('the message after the reconnect', () => received.includes(7));
+    expect(received).toEqual([7]);
+  });
+
+  it('start rejects with BusUnavailableError when the exchange exists with another type, or no broker listens', async () => {
+    const exchange = freshExchange();
+    const connection = await amqplib.connect(AMQP_URL);
+    try {
+      await (await connection.createChannel()).assertExchange(exchange, 'direct', { durable: false });
+    } finally {
+      await connection.close();
+    }
+    await expect(newBus(exchange).start(() => {})).rejects.toBeInstanceOf(BusUnavailableError);
+    const nowhere = new AmqpBus({ url: 'amqp://guest:guest@127.0.0.1:1', exchange, log });
+    await expect(nowhere.start(() => {})).rejects.toBeInstanceOf(BusUnavailableError);
+    expect(nowhere.up).toBe(false);
+  });
+
+  it('a closed bus is down and rejects publishes: nothing is sent', async () => {
+    const exchange = freshExchange();
+    const seen: Uint8Array[] = [];
+    const watcher = newBus(exchange);
+    await watcher.start((msg) => seen.push(msg));
+    const bus = new AmqpBus({ url: AMQP_URL, exchange, log });
+    await bus.start(() => {});
+    await bus.close();
+    expect(bus.up).toBe(false);
+    await expect(bus.publish(new Uint8Array([1]))).rejects.toBeInstanceOf(BusUnavailableError);
+    await watcher.publish(new Uint8Array([2]));
+    await waitFor('the marker', () => seen.length > 0);
+    expect(seen.map((m) => [...m])).toEqual([[2]]);
+  });
+
+  it('a revocation recorded by one store is loaded by a store started later; expired ones are not', async () => {
+    const stream = revocationStreamFor(freshExchange());
+    const writer = track(new AmqpRevocationStore({ url: AMQP_URL, stream, log }));
+    const now = Date.now();
+    await writer.record('u-revoked', now, 60 * 60 * 1000);
+    await writer.record('u-expired', now - 2 * 60 * 60 * 1000, 60 * 60 * 1000);
+
+    const table = new Revocations();
+    const later = track(new AmqpRevocationStore({ url: AMQP_URL, stream, log }));
+    await later.start(table);
+    expect(table.isRevoked('u-revoked', Math.floor(now / 1000) - 10)).toBe(true);
+    expect(table.isRevoked('u-revoked', Math.floor(now / 1000) + 1)).toBe(false);
+    expect(table.isRevoked('u-expired', Math.floor(now / 1000) - 3 * 60 * 60)).toBe(false);
+
+    // It keeps following: a revocation recorded after its start arrives too.
+    await writer.record('u-after', Date.now(), 60 * 60 * 1000);
+    await waitFor('the later revocation', () => table.isRevoked('u-after', Math.floor(now / 1000) - 10));
+  });
+});
