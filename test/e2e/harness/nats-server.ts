@@ -73,7 +73,8 @@ interface ServerSpec {
   name: string;
   port: number;
   monitorPort: number;
-  storeDir: string;
+  /** Undefined: no JetStream. */
+  storeDir: string | undefined;
   cluster?: { name: string; port: number; routes: number[] };
 }
 
@@ -86,7 +87,7 @@ process.once('exit', () => {
 
 function argsFor(spec: ServerSpec): string[] {
   const args = ['-a', '127.0.0.1', '-p', String(spec.port), '-m', String(spec.monitorPort), '-n', spec.name];
-  args.push('-js', '-sd', spec.storeDir);
+  if (spec.storeDir) args.push('-js', '-sd', spec.storeDir);
   if (spec.cluster) {
     const { name, port, routes } = spec.cluster;
     args.push('--cluster_name', name, '--cluster', `nats://127.0.0.1:${port}`);
@@ -173,14 +174,14 @@ function tempDir(prefix: string): string {
   return dir;
 }
 
-/** One nats-server with JetStream, storage in a fresh temp dir. */
-export async function startNatsServer(): Promise<NatsServer> {
+/** One nats-server, with JetStream (storage in a fresh temp dir) unless told otherwise. */
+export async function startNatsServer(options: { jetstream?: boolean } = {}): Promise<NatsServer> {
   const binary = natsServerBinary();
   const server = new RunningNatsServer(binary, {
     name: `herald-test-${process.pid}-${started.size}`,
     port: await freePort(),
     monitorPort: await freePort(),
-    storeDir: tempDir('herald-nats-'),
+    storeDir: options.jetstream === false ? undefined : tempDir('herald-nats-'),
   });
   started.add(server);
   await server.launch();
