@@ -17,6 +17,7 @@ import { runCluster } from './scenarios/cluster.js';
 import { say } from './scenarios/common.js';
 import { runFanout } from './scenarios/fanout.js';
 import { runLatency } from './scenarios/latency.js';
+import { runBackpressure } from './scenarios/tuning.js';
 
 const RESULTS_DIR = `${ROOT}bench/results`;
 
@@ -92,6 +93,7 @@ const steps: [string, () => Promise<void>][] = [
   ['latency', async () => void (results.latency = await runLatency(options))],
   ['capacity', async () => void (results.capacity = await runCapacity(options))],
   ['churn', async () => void (results.churn = await runChurn(options))],
+  ['backpressure', async () => void (results.backpressure = await runBackpressure(options))],
 ];
 for (const [name, step] of steps) {
   if (!options.scenarios.includes(name as BenchOptions['scenarios'][number])) continue;

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { Targeting } from './event-stream.js';
 
-export const SCENARIOS = ['fanout', 'cluster', 'latency', 'capacity', 'churn'] as const;
+export const SCENARIOS = ['fanout', 'cluster', 'latency', 'capacity', 'churn', 'backpressure'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** Sizes of one `npm run bench`; the defaults end in a few minutes on the 2-core machine. */
@@ -20,6 +20,8 @@ export interface BenchOptions {
   latencyMs: number;
   capacitySockets: number;
   capacityRuntimes: ('bun' | 'node')[];
+  /** How long the full pod sits idle to measure what protocol pings cost. */
+  capacityIdleMs: number;
   churnCycles: number;
   churnRuntimes: ('bun' | 'node')[];
   /** Write bench/results/latest.json (off for trial runs). */
@@ -27,7 +29,7 @@ export interface BenchOptions {
 }
 
 const USAGE = `npm run bench -- [options]
-  --only fanout,cluster,latency,capacity,churn   scenarios to run (default: all)
+  --only fanout,cluster,latency,capacity,churn,backpressure   scenarios to run (default: all)
   --contenders raw-bun,herald-bun,...             scenario 1/2 contenders (default: all)
   --runs N          runs per cell, alternating order (default 1)
   --warmup S        warm-up seconds (default 1)    --measure S   measured seconds (default 3)
@@ -87,6 +89,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     latencyMs: Number(values['latency-seconds'] ?? (tiny ? 1 : 3)) * 1000,
     capacitySockets: Number(values.capacity ?? (tiny ? 200 : 19_800)),
     capacityRuntimes: (list(values['capacity-runtimes']) as ('bun' | 'node')[] | undefined) ?? ['bun', 'node'],
+    capacityIdleMs: (tiny ? 2 : 10) * 1000,
     churnCycles: Number(values.churn ?? (tiny ? 500 : 100_000)),
     churnRuntimes: (list(values['churn-runtimes']) as ('bun' | 'node')[] | undefined) ?? ['bun'],
     save: values['no-save'] !== true,

@@ -3,6 +3,7 @@ import type { ChurnRow } from '../scenarios/churn.js';
 import type { ClusterResult } from '../scenarios/cluster.js';
 import type { FanoutResult } from '../scenarios/fanout.js';
 import type { LatencyResult } from '../scenarios/latency.js';
+import type { BackpressureRow } from '../scenarios/tuning.js';
 import type { BenchOptions } from '../lib/options.js';
 
 /** What one `npm run bench` writes to bench/results/latest.json. */
@@ -24,4 +25,6 @@ export interface BenchResults {
   latency?: LatencyResult;
   capacity?: CapacityRow[];
   churn?: ChurnRow[];
+  /** For docs/tuning.md: HERALD_MAX_BACKPRESSURE under unpaced load. */
+  backpressure?: BackpressureRow[];
 }

@@ -202,6 +202,13 @@ export function renderMarkdown(results: BenchResults): string {
         ]),
       ),
     );
+    out.push('', 'Idle cost with every socket open (protocol pings only; Herald pods ran with HERALD_IDLE_TIMEOUT_S=8, the most pings per second):', '');
+    out.push(
+      table(
+        ['pod', 'idle timeout (s)', 'window (s)', 'pod CPU (cores)', 'still open after'],
+        results.capacity.map((r) => [r.pod, num(r.idleTimeoutS), num(r.idleWindowS, 1), num(r.idleCores, 3), `${num(r.openAfterIdle)} / ${num(r.opened)}`]),
+      ),
+    );
   }
 
   if (results.churn) {
@@ -222,6 +229,23 @@ export function renderMarkdown(results: BenchResults): string {
             verdict(r.heapDeltaMiB <= 2 && zero),
           ];
         }),
+      ),
+    );
+  }
+  if (results.backpressure) {
+    out.push('', '## Tuning: HERALD_MAX_BACKPRESSURE with unpaced publishing (events to everyone)', '');
+    out.push(
+      table(
+        ['limit', 'sockets', 'frames/s', 'CPU-s per M', 'server RSS MiB', 'closed 4008', 'delivered'],
+        results.backpressure.map((r) => [
+          `${num(r.maxBackpressure / 1024)} KiB`,
+          num(r.sockets),
+          num(r.framesPerS),
+          num(r.cpuSPerMFrames, 2),
+          num(r.serverRssMiB),
+          num(r.closed4008),
+          `${num(r.delivered)}/${num(r.expected)}`,
+        ]),
       ),
     );
   }

@@ -1,6 +1,7 @@
 import { JWT_SECRET } from '../contenders.js';
 import { ClientFleet } from '../load/fleet.js';
 import { sleep } from '../lib/measure.js';
+import { sampleProcess } from '../lib/proc-stats.js';
 import type { BenchOptions } from '../lib/options.js';
 import { say } from './common.js';
 import { memoryAfterGc, registries, startInspectablePod, type PodKind } from './pod-memory.js';
@@ -22,7 +23,17 @@ export interface CapacityRow {
   heapBytesPerSocket: number;
   /** Herald's own count of open sockets with every client connected. */
   connectionsReported: number;
+  /** The pod's CPU while every socket sits idle (protocol pings only), in cores, over `idleWindowS`. */
+  idleCores: number;
+  idleWindowS: number;
+  /** HERALD_IDLE_TIMEOUT_S the pod ran with (pings go out about every timeout/2 … timeout). */
+  idleTimeoutS: number;
+  /** Sockets still open after the idle window: healthy clients that answer pings must all survive. */
+  openAfterIdle: number;
 }
+
+/** The shortest timeout Herald accepts: the most pings per second, to measure what a ping costs. */
+const IDLE_TIMEOUT_S = 8;
 
 const SOCKETS_PER_CLIENT_PROCESS = 5_000;
 
@@ -41,7 +52,7 @@ export async function runCapacity(options: BenchOptions): Promise<CapacityRow[]>
     let pod: Awaited<ReturnType<typeof startInspectablePod>> | undefined;
     let fleet: ClientFleet | undefined;
     try {
-      pod = await startInspectablePod(kind);
+      pod = await startInspectablePod(kind, { HERALD_IDLE_TIMEOUT_S: String(IDLE_TIMEOUT_S) });
       fleet = ClientFleet.start(processes);
       await sleep(500);
       const before = await memoryAfterGc(pod);
@@ -54,6 +65,12 @@ export async function runCapacity(options: BenchOptions): Promise<CapacityRow[]>
       await sleep(2_000);
       const after = await memoryAfterGc(pod);
       const reported = kind === 'raw-bun' ? opened.opened : (await registries(pod)).herald_connections!;
+      const idle0 = sampleProcess(pod.pid);
+      const idleStart = performance.now();
+      await sleep(options.capacityIdleMs);
+      const idle1 = sampleProcess(pod.pid);
+      const idleWindowS = (performance.now() - idleStart) / 1000;
+      const openAfterIdle = (await fleet.stats()).open;
       const row: CapacityRow = {
         pod: kind,
         target: options.capacitySockets,
@@ -69,19 +86,25 @@ export async function runCapacity(options: BenchOptions): Promise<CapacityRow[]>
         rssBytesPerSocket: opened.opened > 0 ? ((after.rssMiB - before.rssMiB) * 2 ** 20) / opened.opened : Number.NaN,
         heapBytesPerSocket: opened.opened > 0 ? ((after.heapUsedMiB - before.heapUsedMiB) * 2 ** 20) / opened.opened : Number.NaN,
         connectionsReported: reported,
+        idleCores: idle0 && idle1 ? (idle1.cpuS - idle0.cpuS) / idleWindowS : Number.NaN,
+        idleWindowS,
+        idleTimeoutS: kind === 'raw-bun' ? 120 : IDLE_TIMEOUT_S,
+        openAfterIdle,
       };
       rows.push(row);
       say(
         `capacity ${kind}: ${opened.opened}/${options.capacitySockets} open in ${opened.ms} ms (${opened.failed} failed${opened.errors[0] ? `: ${opened.errors[0]}` : ''}), ` +
           `RSS ${before.rssMiB.toFixed(1)} → ${after.rssMiB.toFixed(1)} MiB = ${row.rssBytesPerSocket.toFixed(0)} B/socket, ` +
-          `heap ${row.heapBytesPerSocket.toFixed(0)} B/socket`,
+          `heap ${row.heapBytesPerSocket.toFixed(0)} B/socket; idle ${row.idleCores.toFixed(3)} cores over ${idleWindowS.toFixed(0)} s ` +
+          `(idle timeout ${row.idleTimeoutS} s), ${openAfterIdle} still open`,
       );
     } catch (error) {
       say(`capacity ${kind} FAILED ${(error as Error).message}`);
       rows.push({
         pod: kind, target: options.capacitySockets, opened: 0, failed: options.capacitySockets, errors: [(error as Error).message],
         connectMs: 0, clientProcesses: processes, rssBeforeMiB: NaN, rssAfterMiB: NaN, heapBeforeMiB: NaN, heapAfterMiB: NaN,
-        rssBytesPerSocket: NaN, heapBytesPerSocket: NaN, connectionsReported: NaN,
+        rssBytesPerSocket: NaN, heapBytesPerSocket: NaN, connectionsReported: NaN, idleCores: NaN, idleWindowS: 0,
+        idleTimeoutS: IDLE_TIMEOUT_S, openAfterIdle: 0,
       });
     } finally {
       await fleet?.stop();

@@ -1,0 +1,61 @@
+/**
+ * `bun bench/profile.ts [--contender herald-bun|raw-bun] [--sockets N] [--targeting single|group|all] [--seconds S]`:
+ * one flat-out cell with Bun's sampling CPU profiler in the server, for finding where the
+ * time goes. Writes the profile (Chrome .cpuprofile and Bun's markdown) under .tmp/bench-profile/.
+ */
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { BUN, heraldEnv, JWT_SECRET, ROOT } from './contenders.js';
+import { ClientFleet } from './load/fleet.js';
+import { buildBodies, type Targeting } from './lib/event-stream.js';
+import { measureFlat } from './lib/measure.js';
+import { ServerProcess } from './lib/server-process.js';
+import { WorkerProcess } from './lib/worker-process.js';
+import { clientProcessesFor, fmt, say } from './scenarios/common.js';
+import { PUBLISH_TOKEN } from './contenders.js';
+
+const { values } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    contender: { type: 'string', default: 'herald-bun' },
+    sockets: { type: 'string', default: '1000' },
+    targeting: { type: 'string', default: 'single' },
+    seconds: { type: 'string', default: '3' },
+  },
+});
+const sockets = Number(values.sockets);
+const targeting = values.targeting as Targeting;
+const dir = `${ROOT}.tmp/bench-profile/${values.contender}-${sockets}-${targeting}-${Date.now()}`;
+mkdirSync(dir, { recursive: true });
+const flags = ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=250'];
+const isHerald = values.contender === 'herald-bun';
+const pod = isHerald
+  ? await ServerProcess.start('herald-bun', BUN, [...flags, `${ROOT}src/main.ts`], heraldEnv({ extra: { HERALD_DRAIN_TIMEOUT_MS: '200' } }))
+  : await ServerProcess.start('raw-bun', BUN, [...flags, `${ROOT}bench/peers/raw-bun.ts`], {});
+const fleet = ClientFleet.start(clientProcessesFor(sockets));
+const publisher = WorkerProcess.start('publisher', BUN, [`${ROOT}bench/load/publisher-worker.ts`]);
+try {
+  const opened = await fleet.connect({ protocol: isHerald ? 'herald' : 'plain', jwtSecret: JWT_SECRET, targets: [{ port: pod.port, from: 0, to: sockets }] });
+  if (opened.failed) throw new Error(opened.errors.join('; '));
+  const stream = { from: 0, to: sockets, targeting };
+  const result = await measureFlat({
+    fleet,
+    publisher,
+    command: { transport: { kind: 'http', url: `http://127.0.0.1:${pod.port}/v1/events`, token: PUBLISH_TOKEN }, stream, concurrency: 2 },
+    serverPids: [pod.pid],
+    warmupMs: 500,
+    measureMs: Number(values.seconds) * 1000,
+    window: Math.max(4 * Math.max(...buildBodies(stream).map((b) => b.deliveries)), 50 * sockets),
+  });
+  say(`${values.contender} ${sockets} ${targeting}: ${fmt(result.framesPerS)} frames/s, ${result.cpuSPerMFrames.toFixed(2)} CPU-s/M`);
+} finally {
+  await Promise.all([fleet.stop(), publisher.stop()]);
+  // SIGTERM, not SIGKILL: Bun writes the profile on a clean exit (Herald drains; the peer exits on the signal).
+  const exited = new Promise((resolve) => setTimeout(resolve, 8_000));
+  pod.signal('SIGTERM');
+  await Promise.race([exited, pod.waitFor(() => false, 8_000).catch(() => undefined)]);
+  await pod.stop();
+}
+const md = readdirSync(dir).find((f) => f.endsWith('.md'));
+if (md) process.stdout.write(readFileSync(`${dir}/${md}`, 'utf8').split('\n').slice(0, 80).join('\n') + '\n');
+say(`profile in ${dir}`);
