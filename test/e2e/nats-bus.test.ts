@@ -19,6 +19,19 @@ async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): 
   }
 }
 
+/** JetStream may need a moment after a server restart before it takes writes. */
+async function retry(attempt: () => Promise<void>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
 /** The Bus guarantees and the revocation store, against a real nats-server (no gateway). */
 describe('NatsBus and the NATS revocation store', () => {
   let server: NatsServer;
@@ -115,15 +128,22 @@ describe('NatsBus and the NATS revocation store', () => {
     expect(info.config.max_age).toBe(2 * 3600_000 * 1_000_000);
   });
 
-  it('record rejects with BusUnavailableError while NATS is down', async () => {
+  it('record rejects with BusUnavailableError while NATS is down; a running store keeps following after NATS returns', async () => {
+    const bucket = `herald_test_${process.pid}_${++subjectCounter}`;
     const bus = newBus(freshSubject(), { publishOnly: true });
     await bus.start(() => {});
-    const store = track(new NatsRevocationStore({ bus, log, bucket: `herald_test_${process.pid}_${++subjectCounter}` }));
+    const store = track(new NatsRevocationStore({ bus, log, bucket, retryMs: 200 }));
+    const table = new Revocations();
+    await store.start(table);
     await store.record('u1', Date.now(), 3600_000);
+    await waitFor('the first revocation to be followed', () => table.size === 1);
     await server.kill();
     await waitFor('the bus to notice', () => !bus.up);
-    await expect(store.record('u1', Date.now(), 3600_000)).rejects.toBeInstanceOf(BusUnavailableError);
+    await expect(store.record('u2', Date.now(), 3600_000)).rejects.toBeInstanceOf(BusUnavailableError);
     await server.restart();
     await waitFor('the bus to reconnect', () => bus.up, 15_000);
+    await retry(() => store.record('u3', Date.now(), 3600_000));
+    await waitFor('the revocation written after the restart to be followed', () => table.isRevoked('u3', 0), 15_000);
+    expect(table.isRevoked('u2', 0)).toBe(false);
   });
 });
