@@ -255,6 +255,7 @@ export function runClusterCases(options: ClusterSuiteOptions): void {
         const refused = await publish(pod1.http, { type: 'DURING_OUTAGE', content: null, targetUsers: [b.userId] });
         expect(refused.status).toBe(503);
         expect(refused.body.error).toBe('bus_unavailable');
+        await waitFor('the publisher to notice', () => !publisher.up);
         await expect(publisher.emit({ type: 'DURING_OUTAGE', content: null, targetUsers: [b.userId] })).rejects.toBeInstanceOf(
           BusUnavailableError,
         );
