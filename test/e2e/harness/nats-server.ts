@@ -23,13 +23,14 @@ export class NatsServerMissingError extends Error {
   }
 }
 
+const USUAL_PLACES = ['/usr/sbin/nats-server', '/usr/local/bin/nats-server'];
+
 /** The nats-server binary: NATS_SERVER_BIN, then PATH, then Debian's /usr/sbin. */
-export function natsServerBinary(): string {
+export function natsServerBinary(env: NodeJS.ProcessEnv = process.env, usualPlaces = USUAL_PLACES): string {
   const candidates = [
-    process.env.NATS_SERVER_BIN,
-    ...(process.env.PATH ?? '').split(delimiter).map((dir) => dir && join(dir, 'nats-server')),
-    '/usr/sbin/nats-server',
-    '/usr/local/bin/nats-server',
+    env.NATS_SERVER_BIN,
+    ...(env.PATH ?? '').split(delimiter).map((dir) => dir && join(dir, 'nats-server')),
+    ...usualPlaces,
   ].filter((c): c is string => Boolean(c));
   for (const candidate of candidates) {
     try {
