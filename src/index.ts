@@ -3,6 +3,8 @@ export { loadConfig, type Config } from './config.js';
 export { createBus } from './bus/create-bus.js';
 export type { Bus } from './bus/bus.js';
 export { LocalBus } from './bus/local.js';
+export { createRevocationStore } from './auth/create-revocation-store.js';
+export type { RevocationStore } from './auth/revocation-store.js';
 export { createEngine } from './engine/create-engine.js';
 export type { Engine, Conn } from './engine/engine.js';
 export { createLogger } from './log.js';
