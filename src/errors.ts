@@ -33,7 +33,17 @@ export class ConfigError extends Error {
   }
 }
 
+/** One bus message is over what the broker takes (NATS max_payload): 413, nothing was sent. */
+export class MessageTooLargeError extends Error {
+  override readonly name = 'MessageTooLargeError';
+}
+
 /** A request body over its limit (413). */
 export class PayloadTooLargeError extends Error {
   override readonly name = 'PayloadTooLargeError';
+}
+
+/** A socket engine cannot run here: its native addon is missing, or it cannot listen. */
+export class EngineError extends Error {
+  override readonly name = 'EngineError';
 }

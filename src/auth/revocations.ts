@@ -1,13 +1,14 @@
 /**
  * Users whose tokens issued before a moment are refused (the password-reset case).
  * An entry lives until every token it can cover has expired: its moment plus the longest
- * token lifetime seen (never less than `minKeepMs`), so the table stays bounded.
+ * token lifetime seen (never less than `minKeepMs`, a day by default, so a long-lived token this
+ * pod has not seen yet is still covered), so the table stays bounded.
  */
 export class Revocations {
   private readonly revokedAtByUser = new Map<string, number>();
   private longestLifetimeMs: number;
 
-  constructor(minKeepMs = 60 * 60 * 1000) {
+  constructor(minKeepMs = 24 * 60 * 60 * 1000) {
     this.longestLifetimeMs = minKeepMs;
   }
 

@@ -4,7 +4,8 @@
  * Guarantees: at-most-once; every pod, the sender included, receives every message; messages
  * from one publisher arrive in the order `publish` was called. `publish` resolves once the
  * message is handed to the broker (or delivered, for the local bus) and rejects with
- * BusUnavailableError when the broker is down, in which case nothing was sent.
+ * BusUnavailableError when the broker is down, or MessageTooLargeError when one message is over
+ * the broker's limit; in both cases nothing was sent.
  */
 export interface Bus {
   readonly name: string;

@@ -1,5 +1,5 @@
 import { connect, type NatsConnection, type Status, type Subscription } from '@nats-io/transport-node';
-import { BusUnavailableError } from '../errors.js';
+import { BusUnavailableError, MessageTooLargeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Bus } from './bus.js';
 
@@ -99,7 +99,7 @@ export class NatsBus implements Bus {
     if (!nc || !this.connected) throw new BusUnavailableError('NATS is disconnected');
     const maxPayload = nc.info?.max_payload;
     if (maxPayload !== undefined && msg.length > maxPayload) {
-      throw new BusUnavailableError(`a bus message of ${msg.length} bytes is over the NATS max_payload of ${maxPayload}`);
+      throw new MessageTooLargeError(`an event of ${msg.length} bytes on the bus is over the NATS max_payload of ${maxPayload}`);
     }
     try {
       nc.publish(this.options.subject, msg);

@@ -5,7 +5,7 @@ import { createVerificationKey, type VerificationKey } from '../auth/verificatio
 import type { Bus } from '../bus/bus.js';
 import type { Config } from '../config.js';
 import type { Engine, EngineHandler } from '../engine/engine.js';
-import { BusUnavailableError } from '../errors.js';
+import { BusUnavailableError, MessageTooLargeError } from '../errors.js';
 import { createHttpApi } from '../http/api.js';
 import type { Logger } from '../log.js';
 import { createMetrics, type Metrics } from '../metrics.js';
@@ -97,16 +97,16 @@ export class Gateway {
 
   async start(): Promise<{ port: number }> {
     this.bus.onStatus((up) => this.log.info({ bus: this.bus.name, up }, up ? 'bus up' : 'bus down'));
-    await this.bus.start(
-      createRouter({
-        engine: this.engine,
-        hub: this.hub,
-        revocations: this.revocations,
-        metrics: this.metrics,
-        log: this.log,
-        maxBackpressure: this.config.maxBackpressure,
-      }),
-    );
+    const route = createRouter({
+      engine: this.engine,
+      hub: this.hub,
+      revocations: this.revocations,
+      metrics: this.metrics,
+      log: this.log,
+      maxBackpressure: this.config.maxBackpressure,
+    });
+    const fanOut = this.engine.fanOut?.bind(this.engine);
+    await this.bus.start(fanOut ? (msg) => fanOut(() => route(msg)) : route);
     await this.loadRevocations();
     this.ticker = setInterval(() => this.tick(), 1000);
     this.ticker.unref?.();
@@ -229,7 +229,8 @@ export class Gateway {
       await Promise.all(messages.map((msg) => this.bus.publish(msg)));
     } catch (error) {
       this.metrics.publishFailures.inc();
-      throw error instanceof BusUnavailableError ? error : new BusUnavailableError('publish failed', { cause: error });
+      if (error instanceof BusUnavailableError || error instanceof MessageTooLargeError) throw error;
+      throw new BusUnavailableError('publish failed', { cause: error });
     }
   }
 

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { BusUnavailableError, PayloadTooLargeError } from '../errors.js';
+import { BusUnavailableError, MessageTooLargeError, PayloadTooLargeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { IdString } from '../protocol/event.js';
@@ -86,6 +86,7 @@ export function createHttpApi(deps: HttpApiDeps): (request: HttpRequest) => Prom
     } catch (error) {
       if (error instanceof InvalidEventError) return json(400, { error: 'invalid_event', details: error.details });
       if (error instanceof PayloadTooLargeError) return jsonError(413, 'payload_too_large', 'the body is over 1 MiB');
+      if (error instanceof MessageTooLargeError) return jsonError(413, 'payload_too_large', `${error.message}: nothing was published`);
       if (error instanceof BusUnavailableError) return jsonError(503, 'bus_unavailable', `${error.message}: nothing was published`);
       log.error({ err: error, path: request.path }, 'request failed');
       return jsonError(500, 'internal_error', 'the request failed; see the gateway log');

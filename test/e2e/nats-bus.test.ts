@@ -3,7 +3,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { NatsRevocationStore } from '../../src/auth/nats-revocation-store.js';
 import { Revocations } from '../../src/auth/revocations.js';
 import { NatsBus } from '../../src/bus/nats.js';
-import { BusUnavailableError } from '../../src/errors.js';
+import { BusUnavailableError, MessageTooLargeError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { startNatsServer, stopAllNatsServers, type NatsServer } from './harness/nats-server.js';
 
@@ -48,6 +48,17 @@ describe('NatsBus and the NATS revocation store', () => {
 
   const newBus = (subject: string, extra: Partial<ConstructorParameters<typeof NatsBus>[0]> = {}) =>
     track(new NatsBus({ servers: [server.url], subject, log, reconnectTimeWaitMs: 200, ...extra }));
+
+  it('refuses a message over the server max_payload with MessageTooLargeError and stays up', async () => {
+    const subject = freshSubject();
+    const received: Uint8Array[] = [];
+    const bus = newBus(subject);
+    await bus.start((msg) => received.push(msg));
+    await expect(bus.publish(new Uint8Array(2 * 1024 * 1024))).rejects.toBeInstanceOf(MessageTooLargeError);
+    expect(bus.up).toBe(true);
+    await bus.publish(Uint8Array.from([1, 2, 3]));
+    await waitFor('the small message', () => received.length === 1);
+  });
 
   it('every bus on the subject, the sender included, receives every message unchanged and in publish order', async () => {
     const subject = freshSubject();
@@ -112,7 +123,7 @@ describe('NatsBus and the NATS revocation store', () => {
     await running.start(runningTable);
 
     const revokedAt = Date.now();
-    await writer.record('user with spaces/and:colons', revokedAt, 2 * 3600_000);
+    await writer.record('user with spaces/and:colons', revokedAt, 48 * 3600_000);
     await waitFor('the running store to apply it', () => runningTable.size === 1);
     expect(runningTable.isRevoked('user with spaces/and:colons', Math.floor(revokedAt / 1000) - 1)).toBe(true);
 
@@ -122,10 +133,11 @@ describe('NatsBus and the NATS revocation store', () => {
     expect(lateTable.isRevoked('user with spaces/and:colons', Math.floor(revokedAt / 1000) + 1)).toBe(false);
     expect(lateTable.isRevoked('someone else', 0)).toBe(false);
 
-    // The bucket keeps entries as long as the longest token lifetime a recorder has seen.
+    // The bucket keeps entries as long as the longest token lifetime a recorder has seen (here
+    // 48 h, past the one-day floor every table starts with).
     const jsm = await jetstreamManager(bus.connection);
     const info = await jsm.streams.info(`KV_${bucket}`);
-    expect(info.config.max_age).toBe(2 * 3600_000 * 1_000_000);
+    expect(info.config.max_age).toBe(48 * 3600_000 * 1_000_000);
   });
 
   it('record rejects with BusUnavailableError while NATS is down; a running store keeps following after NATS returns', async () => {
