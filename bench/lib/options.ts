@@ -23,6 +23,8 @@ export interface BenchOptions {
   /** How long the full pod sits idle to measure what protocol pings cost. */
   capacityIdleMs: number;
   churnCycles: number;
+  /** Herald on Node churns fewer cycles: its connects are slower and the default run must stay short. */
+  churnCyclesNode: number;
   churnRuntimes: ('bun' | 'node')[];
   /** Write bench/results/latest.json (off for trial runs). */
   save: boolean;
@@ -37,7 +39,7 @@ const USAGE = `npm run bench -- [options]
   --targetings single,group,all                    scenario 1 targetings
   --cluster-sockets N    --latency-sockets N   --latency-rates 1000,10000,50000   --latency-seconds S
   --capacity N      sockets for scenario 4 (default 19800: the pod's limit under 20000 open files)
-  --churn N         cycles for scenario 5 (default 100000)
+  --churn N         cycles for scenario 5 (default 100000; --churn-node N for Herald on Node, default 20000)
   --full            the issue's method: --runs 3 --warmup 2 --measure 5
   --tiny            a smoke run: 100 sockets, 1 s, 1 run
   --no-save         do not write bench/results/latest.json`;
@@ -60,6 +62,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       capacity: { type: 'string' },
       'capacity-runtimes': { type: 'string' },
       churn: { type: 'string' },
+      'churn-node': { type: 'string' },
       'churn-runtimes': { type: 'string' },
       full: { type: 'boolean' },
       tiny: { type: 'boolean' },
@@ -91,7 +94,8 @@ export function parseOptions(argv: string[]): BenchOptions {
     capacityRuntimes: (list(values['capacity-runtimes']) as ('bun' | 'node')[] | undefined) ?? ['bun', 'node'],
     capacityIdleMs: (tiny ? 2 : 10) * 1000,
     churnCycles: Number(values.churn ?? (tiny ? 500 : 100_000)),
-    churnRuntimes: (list(values['churn-runtimes']) as ('bun' | 'node')[] | undefined) ?? ['bun'],
+    churnCyclesNode: Number(values['churn-node'] ?? values.churn ?? (tiny ? 500 : 20_000)),
+    churnRuntimes: (list(values['churn-runtimes']) as ('bun' | 'node')[] | undefined) ?? ['bun', 'node'],
     save: values['no-save'] !== true,
   };
   for (const name of options.scenarios) {

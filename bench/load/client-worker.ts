@@ -53,6 +53,8 @@ class BenchSocket {
   private markClosed!: (code: number) => void;
   private closeCode = 1006;
   private closeSent = false;
+  private framesSeen = 0;
+  private bytesSeen = 0;
 
   constructor(private readonly options: SocketOptions) {
     this.ready = new Promise((resolve, reject) => {
@@ -101,8 +103,14 @@ class BenchSocket {
     return this.closed;
   }
 
+  /** State for failure messages. */
+  describe(): string {
+    return `state ${this.state}, ${this.framesSeen} frames, ${this.bytesSeen} bytes, close code ${this.closeCode}`;
+  }
+
   private onData(chunk: Buffer): void {
     stats.bytes += chunk.length;
+    this.bytesSeen += chunk.length;
     if (this.state !== 'handshake') {
       this.reader.push(chunk);
       return;
@@ -123,6 +131,7 @@ class BenchSocket {
   }
 
   private onFrame(opcode: number, fin: boolean, length: number, payload: Buffer | undefined): void {
+    this.framesSeen++;
     if (opcode === Opcode.Close) {
       this.closeCode = payload && payload.length >= 2 ? payload.readUInt16BE(0) : 1005;
       if (this.state === 'ready' && !this.closeSent) this.tcp.write(CLOSE_1000);
@@ -244,13 +253,13 @@ async function churn(command: ChurnCommand): Promise<ChurnResult> {
     try {
       await timeout(socket.ready, HANDSHAKE_TIMEOUT_MS, 'handshake');
       socket.send(PING);
-      await timeout(ponged, 10_000, 'pong');
+      await timeout(ponged, 5_000, 'pong');
       const code = await timeout(socket.close(), 10_000, 'close');
       if (code !== 1000) throw new Error(`closed with ${code}`);
     } catch (error) {
       failed++;
+      if (errors.length < 5) errors.push(`${(error as Error).message} (${socket.describe()})`);
       socket.tcp.destroy();
-      if (errors.length < 5) errors.push((error as Error).message);
     }
   });
   return { cycles: command.cycles, failed, errors, ms: Date.now() - started };

@@ -104,7 +104,7 @@ export function renderMarkdown(results: BenchResults): string {
   out.push(
     `Sizes: ${o.runs} run(s) per cell in alternating order (median), ${o.warmupMs / 1000} s warm-up, ${o.measureMs / 1000} s measured; ` +
       `fan-out at ${o.fanoutSizes.join(' and ')} sockets; two pods at ${o.clusterSockets} sockets; latency at ${o.latencySockets} sockets, ` +
-      `${o.latencyRates.join('/')} events/s for ${o.latencyMs / 1000} s each; capacity ${o.capacitySockets} sockets; churn ${o.churnCycles} cycles.`,
+      `${o.latencyRates.join('/')} events/s for ${o.latencyMs / 1000} s each; capacity ${o.capacitySockets} sockets; churn ${o.churnCycles} cycles on Bun and ${o.churnCyclesNode} on Node (after warm-up).`,
   );
 
   if (results.fanout) {

@@ -41,14 +41,15 @@ export async function runChurn(options: BenchOptions): Promise<ChurnRow[]> {
     try {
       pod = await startInspectablePod(kind);
       fleet = ClientFleet.start(2);
-      const warmupCycles = Math.min(WARMUP_CYCLES, options.churnCycles);
+      const cycles = runtime === 'bun' ? options.churnCycles : options.churnCyclesNode;
+      const warmupCycles = Math.min(WARMUP_CYCLES, cycles);
       const common = { host: '127.0.0.1', port: pod.port, jwtSecret: JWT_SECRET, concurrency: CONCURRENCY_PER_PROCESS };
       const warm = await fleet.churn({ ...common, cycles: warmupCycles, prefix: 'warm' });
       if (warm.failed > 0) say(`churn ${kind}: ${warm.failed} warm-up cycles failed: ${warm.errors.join('; ')}`);
       await sleep(1_000);
       const before = await memoryAfterGc(pod);
       const registriesBefore = await registries(pod);
-      const result = await fleet.churn({ ...common, cycles: options.churnCycles, prefix: 'run' });
+      const result = await fleet.churn({ ...common, cycles, prefix: 'run' });
       await sleep(2_000);
       const after = await memoryAfterGc(pod);
       const registriesAfter = await registries(pod);
