@@ -253,7 +253,7 @@ async function churn(command: ChurnCommand): Promise<ChurnResult> {
     try {
       await timeout(socket.ready, HANDSHAKE_TIMEOUT_MS, 'handshake');
       socket.send(PING);
-      await timeout(ponged, 5_000, 'pong');
+      await timeout(ponged, 3_000, 'pong');
       const code = await timeout(socket.close(), 10_000, 'close');
       if (code !== 1000) throw new Error(`closed with ${code}`);
     } catch (error) {
