@@ -42,7 +42,7 @@ export async function runChurn(options: BenchOptions): Promise<ChurnRow[]> {
       pod = await startInspectablePod(kind);
       fleet = ClientFleet.start(2);
       const cycles = runtime === 'bun' ? options.churnCycles : options.churnCyclesNode;
-      const warmupCycles = Math.min(WARMUP_CYCLES, cycles);
+      const warmupCycles = cycles < 1_000 ? cycles : WARMUP_CYCLES;
       const common = { host: '127.0.0.1', port: pod.port, jwtSecret: JWT_SECRET, concurrency: CONCURRENCY_PER_PROCESS };
       const warm = await fleet.churn({ ...common, cycles: warmupCycles, prefix: 'warm' });
       if (warm.failed > 0) say(`churn ${kind}: ${warm.failed} warm-up cycles failed: ${warm.errors.join('; ')}`);
