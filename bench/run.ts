@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { BUN, NODE, PEER_BUILD, ROOT } from './contenders.js';
 import { parseOptions, type BenchOptions } from './lib/options.js';
-import { renderChart } from './report/chart.js';
+import { chartHeight, renderChart } from './report/chart.js';
 import type { BenchResults } from './report/results.js';
 import { renderMarkdown } from './report/summary.js';
 import { runCapacity } from './scenarios/capacity.js';
@@ -71,12 +71,13 @@ function save(results: BenchResults, final: boolean): void {
   if (!final) return;
   writeFileSync(`${RESULTS_DIR}/latest.json`, JSON.stringify(results, null, 1) + '\n');
   writeFileSync(`${RESULTS_DIR}/latest.md`, renderMarkdown(results));
-  writeFileSync(`${RESULTS_DIR}/chart.html`, renderChart(results));
+  const chart = renderChart(results);
+  writeFileSync(`${RESULTS_DIR}/chart.html`, chart);
   const browser = chromium();
   if (browser) {
     const shot = spawnSync(
       browser,
-      ['--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', `--screenshot=${RESULTS_DIR}/chart.png`, '--window-size=1220,2600', `file://${RESULTS_DIR}/chart.html`],
+      ['--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', `--screenshot=${RESULTS_DIR}/chart.png`, `--window-size=1300,${chartHeight(chart)}`, `file://${RESULTS_DIR}/chart.html`],
       { stdio: 'ignore', timeout: 60_000 },
     );
     if (shot.status !== 0) say('Chromium could not render chart.png; chart.html is there');

@@ -38,8 +38,8 @@ function compact(n: number): string {
 
 /** Horizontal bars, one group per cell, each group scaled to its own largest bar. */
 function panel(title: string, note: string, groups: Group[]): string {
-  const width = 560;
-  const labelWidth = 200;
+  const width = 600;
+  const labelWidth = 290;
   const barHeight = 16;
   const gap = 4;
   const groupGap = 26;
@@ -75,6 +75,16 @@ function flatGroups(list: Cell[], metric: 'framesPerS' | 'cpuSPerMFrames'): Grou
         .map((c) => ({ label: c.label, value: c[metric], color: COLORS[c.contender] ?? '#555' })),
     };
   });
+}
+
+/** The page height a screenshot needs: the taller panel of each section, plus headings. */
+export function chartHeight(html: string): number {
+  let total = 120;
+  for (const section of html.split('<h2>').slice(1)) {
+    const heights = [...section.matchAll(/<svg[^>]* height="(\d+)"/g)].map((m) => Number(m[1]));
+    total += 60 + Math.max(0, ...heights);
+  }
+  return total;
 }
 
 /** A self-contained HTML page of the run's figures (no scripts, no network). */
