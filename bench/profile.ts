@@ -3,7 +3,8 @@
  * one flat-out cell with Bun's sampling CPU profiler in the server, for finding where the
  * time goes. Writes the profile (Chrome .cpuprofile and Bun's markdown) under .tmp/bench-profile/.
  */
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BUN, heraldEnv, JWT_SECRET, ROOT } from './contenders.js';
 import { ClientFleet } from './load/fleet.js';
@@ -56,6 +57,6 @@ try {
   await Promise.race([exited, pod.waitFor(() => false, 8_000).catch(() => undefined)]);
   await pod.stop();
 }
-const md = readdirSync(dir).find((f) => f.endsWith('.md'));
-if (md) process.stdout.write(readFileSync(`${dir}/${md}`, 'utf8').split('\n').slice(0, 80).join('\n') + '\n');
-say(`profile in ${dir}`);
+const profile = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+if (profile) spawnSync(BUN, [`${ROOT}bench/report/profile-summary.ts`, `${dir}/${profile}`], { stdio: 'inherit' });
+say(`profile in ${dir} (.cpuprofile for Chrome DevTools, .md from Bun)`);
