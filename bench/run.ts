@@ -69,8 +69,10 @@ function save(results: BenchResults, final: boolean): void {
   const stamp = results.meta.startedAt.replace(/[:.]/g, '-').slice(0, 19);
   writeFileSync(`${RESULTS_DIR}/${stamp}.json`, JSON.stringify(results, null, 1) + '\n');
   if (!final) return;
-  writeFileSync(`${RESULTS_DIR}/latest.json`, JSON.stringify(results, null, 1) + '\n');
-  writeFileSync(`${RESULTS_DIR}/latest.md`, renderMarkdown(results));
+  const out = results.meta.options.out;
+  writeFileSync(`${RESULTS_DIR}/${out}.json`, JSON.stringify(results, null, 1) + '\n');
+  writeFileSync(`${RESULTS_DIR}/${out}.md`, renderMarkdown(results));
+  if (out !== 'latest') return;
   const chart = renderChart(results);
   writeFileSync(`${RESULTS_DIR}/chart.html`, chart);
   const browser = chromium();
@@ -112,5 +114,5 @@ for (const [name, step] of steps) {
 results.meta = meta(options, startedAt);
 if (options.save) save(results, true);
 process.stdout.write(renderMarkdown(results));
-say(`done in ${results.meta.durationS.toFixed(0)} s${options.save ? '; wrote bench/results/latest.{json,md}, chart.html' : ''}`);
+say(`done in ${results.meta.durationS.toFixed(0)} s${options.save ? `; wrote bench/results/${options.out}.{json,md}${options.out === 'latest' ? ', chart.html' : ''}` : ''}`);
 process.exit(0);

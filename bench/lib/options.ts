@@ -26,8 +26,10 @@ export interface BenchOptions {
   /** Herald on Node churns fewer cycles: its connects are slower and the default run must stay short. */
   churnCyclesNode: number;
   churnRuntimes: ('bun' | 'node')[];
-  /** Write bench/results/latest.json (off for trial runs). */
+  /** Write bench/results/<out>.json and .md (off for trial runs). */
   save: boolean;
+  /** Name of the written results: `latest` unless a side run should not replace the main one. */
+  out: string;
 }
 
 const USAGE = `npm run bench -- [options]
@@ -42,6 +44,7 @@ const USAGE = `npm run bench -- [options]
   --churn N         cycles for scenario 5 (default 100000; --churn-node N for Herald on Node, default 5000)
   --full            the issue's method: --runs 3 --warmup 2 --measure 5
   --tiny            a smoke run: 100 sockets, 1 s, 1 run
+  --out NAME        write bench/results/NAME.{json,md} (default latest; the chart only for latest)
   --no-save         do not write bench/results/latest.json`;
 
 export function parseOptions(argv: string[]): BenchOptions {
@@ -67,6 +70,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       full: { type: 'boolean' },
       tiny: { type: 'boolean' },
       'no-save': { type: 'boolean' },
+      out: { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -97,10 +101,12 @@ export function parseOptions(argv: string[]): BenchOptions {
     churnCyclesNode: Number(values['churn-node'] ?? values.churn ?? (tiny ? 500 : 5_000)),
     churnRuntimes: (list(values['churn-runtimes']) as ('bun' | 'node')[] | undefined) ?? ['bun', 'node'],
     save: values['no-save'] !== true,
+    out: values.out ?? 'latest',
   };
   for (const name of options.scenarios) {
     if (!SCENARIOS.includes(name)) throw new Error(`unknown scenario ${name}; one of ${SCENARIOS.join(', ')}`);
   }
   if (tiny) options.warmupMs = Math.min(options.warmupMs, 500);
+  if (!/^[\w.-]+$/.test(options.out)) throw new Error(`--out ${options.out}: letters, digits, dot, dash and underscore only`);
   return options;
 }
