@@ -74,6 +74,13 @@ export interface Engine<Data = unknown> {
    * semantics). Returns false when a subscriber is past its backpressure limit.
    */
   publish(topic: string, frame: EngineFrame, from?: Conn<Data>): boolean;
+  /**
+   * Runs fan-out work (one bus message's publishes and closes) where the engine corks each
+   * subscriber's writes. Work runs in call order, at once or later in the same event-loop turn:
+   * uWebSockets.js defers work that arrives inside one of its own callbacks, where every
+   * subscriber's frame would cost its own syscall (NOTES.md, the cork trap). Without it, work runs at once.
+   */
+  fanOut?(work: () => void): void;
   /** Stops listening and closes every remaining socket at once. */
   stop(): Promise<void>;
 }

@@ -1,0 +1,3 @@
+import { runCoreCases } from './core.case.js';
+
+runCoreCases('node');
