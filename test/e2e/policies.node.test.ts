@@ -1,0 +1,3 @@
+import { runPolicyCases } from './policies.case.js';
+
+runPolicyCases('node');
