@@ -1,0 +1,3 @@
+import { runFanoutCases } from './fanout.case.js';
+
+runFanoutCases('bun');
