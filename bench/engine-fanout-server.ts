@@ -13,7 +13,9 @@ export type Scenario =
   | 'broadcast-in-callback'
   /** The same, each publish through `engine.fanOut` as the gateway's bus callback does. */
   | 'broadcast-fanout'
-  /** N rounds of one publish to each socket's own topic, each publish through `engine.fanOut`. */
+  /** N rounds of one publish to each socket's own topic, made in one timer callback. */
+  | 'per-user-timer'
+  /** The same from the HTTP handler, each publish through `engine.fanOut`. */
   | 'per-user-fanout';
 
 export interface RunRequest {
@@ -40,9 +42,12 @@ async function main(): Promise<void> {
 
   function run(request: RunRequest): void {
     const { scenario, count, users } = request;
-    if (scenario === 'per-user-fanout') {
+    if (scenario === 'per-user-timer' || scenario === 'per-user-fanout') {
+      // The gateway keeps each user's topic string with the user: made once, not per publish.
+      const topics = Array.from({ length: users }, (_, user) => `u:${user}`);
       for (let round = 0; round < count; round++) {
-        for (let user = 0; user < users; user++) fanOut(() => engine.publish(`u:${user}`, frame));
+        if (scenario === 'per-user-timer') for (const topic of topics) engine.publish(topic, frame);
+        else for (const topic of topics) fanOut(() => engine.publish(topic, frame));
       }
     } else if (scenario === 'broadcast-fanout') {
       for (let i = 0; i < count; i++) fanOut(() => engine.publish('all', frame));
@@ -75,7 +80,7 @@ async function main(): Promise<void> {
       close() {},
       async http(request): Promise<HttpResponse> {
         const body = JSON.parse(Buffer.from(await request.body()).toString('utf8')) as RunRequest;
-        if (body.scenario === 'broadcast-timer') await new Promise((resolve) => setTimeout(resolve, 0));
+        if (body.scenario.endsWith('-timer')) await new Promise((resolve) => setTimeout(resolve, 0));
         const started = performance.now();
         run(body);
         const publishMs = performance.now() - started;

@@ -114,6 +114,7 @@ async function measureEngine(engine: EngineName, options: Options): Promise<Meas
     ['broadcast-timer', options.count],
     ['broadcast-in-callback', options.count],
     ['broadcast-fanout', options.count],
+    ['per-user-timer', options.rounds],
     ['per-user-fanout', options.rounds],
   ];
   const results: Measured[] = [];
@@ -167,6 +168,7 @@ function table(results: Measured[], options: Options): string {
     'broadcast-timer': `${options.count} publishes to 1 topic of ${options.users}, from a timer`,
     'broadcast-in-callback': `${options.count} publishes to 1 topic of ${options.users}, inside the HTTP callback`,
     'broadcast-fanout': `${options.count} publishes to 1 topic of ${options.users}, through engine.fanOut`,
+    'per-user-timer': `${options.rounds * options.users} publishes to ${options.users} one-socket topics, from a timer`,
     'per-user-fanout': `${options.rounds * options.users} publishes to ${options.users} one-socket topics, through engine.fanOut`,
   };
   for (const scenario of Object.keys(describe) as Scenario[]) {
