@@ -116,7 +116,7 @@ class UwsEngine<Data> implements Engine<Data> {
       message: (ws, message, isBinary) => {
         this.enteredCallback();
         const conn = ws.getUserData().conn;
-        if (conn.closed) return;
+        if (conn.closed || !conn.opened) return;
         // The ArrayBuffer is neutered when this callback returns: decode or copy it now.
         if (isBinary) handler.message(conn, new Uint8Array(message.slice(0)), true);
         else handler.message(conn, this.decoder.decode(message), false);
@@ -183,7 +183,6 @@ class UwsEngine<Data> implements Engine<Data> {
       conn.closed = true;
       this.closingFromJs(() => conn.ws?.close());
     }
-    this.app = undefined;
   }
 
   track(topic: string, conn: UwsConn<Data>): void {
