@@ -264,10 +264,21 @@ export class Gateway {
       },
     });
     const heartbeatMs = (this.config.idleTimeoutS > 0 ? this.config.idleTimeoutS : 60) * 500;
+    // A bug in a socket callback costs that socket, never the process (uWebSockets.js would crash).
+    const guarded =
+      <Rest extends unknown[]>(name: string, handler: (socket: Socket, ...rest: Rest) => void) =>
+      (socket: Socket, ...rest: Rest): void => {
+        try {
+          handler(socket, ...rest);
+        } catch (error) {
+          this.log.error({ err: error, handler: name, sessionId: socket.data.sessionId }, 'socket handler failed');
+          socket.end(CloseCode.InternalError, 'internal error');
+        }
+      };
     return {
       http: createHttpApi({ gateway: this, publishToken: this.config.publishToken, log: this.log }),
       upgrade: decideUpgrade,
-      open: (socket) => {
+      open: guarded('open', (socket) => {
         const state = socket.data;
         state.openedAt = Date.now();
         this.hub.add(socket)?.end(CloseCode.Replaced, 'replaced by a newer socket of this session');
@@ -283,8 +294,8 @@ export class Gateway {
         this.bus.publish(encodeBusMessage(MessageKind.SessionOpened, opened)).catch((error) => {
           this.log.warn({ err: error, sessionId: state.sessionId }, 'could not announce a session to other pods');
         });
-      },
-      message: onClientFrame,
+      }),
+      message: guarded('message', onClientFrame),
       close: (socket, code) => {
         this.hub.remove(socket);
         this.wheel.remove(socket, socket.data.expiryBucket);

@@ -6,6 +6,8 @@ export const CloseCode = {
   BadFrame: 1008,
   /** The client sent a frame over the limit: stop, report the bug. */
   FrameTooLarge: 1009,
+  /** A bug in the gateway cost this socket (not in the contract table: clients treat it as a lost link). */
+  InternalError: 1011,
   /** The pod restarts and the client did not leave in time: reconnect after a jittered delay. */
   PodRestart: 1012,
   /** Token expired or refresh refused: get a new token, then reconnect. */
