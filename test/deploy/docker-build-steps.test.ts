@@ -1,7 +1,6 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -9,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWithoutEngine, type BuiltImage } from './harness/build-without-engine.js';
 import { containerCommand, readDockerfile } from './harness/dockerfile.js';
 import { ROOT } from './harness/manifests.js';
+import { freePort } from '../e2e/harness/free-port.js';
 
 /*
  * No Docker engine runs on these machines, so this test runs the Dockerfile's own steps here:
@@ -66,15 +66,6 @@ function imageUser(): { uid?: number; gid?: number } {
   return { uid: uid!, gid: gid ?? uid! };
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 /** The container's environment: the image's ENV, then the run-time variables, then PATH. */
 function containerEnv(extra: Record<string, string>): Record<string, string> {

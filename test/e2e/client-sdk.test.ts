@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -19,6 +18,7 @@ import { post, publish } from './harness/client.js';
 import { killAllPods, metricValue, startPod, type Pod } from './harness/pod.js';
 import { TcpProxy } from './harness/tcp-proxy.js';
 import { mintToken } from './harness/tokens.js';
+import { freePort } from './harness/free-port.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -455,10 +455,3 @@ async function waitUntilAsync(probe: () => Promise<boolean>, timeoutMs = 5_000):
 }
 
 /** A port nothing listens on: taken from the OS, then released. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}

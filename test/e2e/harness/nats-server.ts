@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { freePort } from './free-port.js';
+
+export { freePort };
 
 /**
  * Real nats-server processes on free loopback ports, for tests. Every server started here is
@@ -43,15 +45,6 @@ export function natsServerBinary(env: NodeJS.ProcessEnv = process.env, usualPlac
   throw new NatsServerMissingError();
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 export interface NatsServer {
   readonly name: string;
