@@ -41,7 +41,7 @@ const USAGE = `npm run bench -- [options]
   --targetings single,group,all                    scenario 1 targetings
   --cluster-sockets N    --latency-sockets N   --latency-rates 1000,10000,50000   --latency-seconds S
   --capacity N      sockets for scenario 4 (default 19800: the pod's limit under 20000 open files)
-  --churn N         cycles for scenario 5 (default 100000; --churn-node N for Herald on Node, default 5000)
+  --churn N         cycles for scenario 5 (default 100000; --churn-node N for Herald on Node, default 20000)
   --full            the issue's method: --runs 3 --warmup 2 --measure 5
   --tiny            a smoke run: 100 sockets, 1 s, 1 run
   --out NAME        write bench/results/NAME.{json,md} (default latest; the chart only for latest)
@@ -98,7 +98,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     capacityRuntimes: (list(values['capacity-runtimes']) as ('bun' | 'node')[] | undefined) ?? ['bun', 'node'],
     capacityIdleMs: (tiny ? 2 : 10) * 1000,
     churnCycles: Number(values.churn ?? (tiny ? 500 : 100_000)),
-    churnCyclesNode: Number(values['churn-node'] ?? values.churn ?? (tiny ? 500 : 5_000)),
+    churnCyclesNode: Number(values['churn-node'] ?? values.churn ?? (tiny ? 500 : 20_000)),
     churnRuntimes: (list(values['churn-runtimes']) as ('bun' | 'node')[] | undefined) ?? ['bun', 'node'],
     save: values['no-save'] !== true,
     out: values.out ?? 'latest',
