@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import type { KeySource } from './auth/verification-key.js';
+import { createVerificationKey, type KeySource } from './auth/verification-key.js';
 import { ConfigError } from './errors.js';
 
 const Integer = (description: string) => Type.String({ pattern: '^[0-9]+$', description });
@@ -106,6 +106,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     problems.push('HERALD_JWT_SECRET: required in production (or HERALD_JWT_PUBLIC_KEY or HERALD_JWKS_URL)');
   if (production && !e.HERALD_PUBLISH_TOKEN) problems.push('HERALD_PUBLISH_TOKEN: required in production');
 
+  // Values whose syntax passed but that cannot be used: parse them now, not at first use.
+  if (e.HERALD_JWT_PUBLIC_KEY && !reported.has('HERALD_JWT_PUBLIC_KEY')) {
+    try {
+      createVerificationKey({ kind: 'public-key', pem: pemOf(e.HERALD_JWT_PUBLIC_KEY) });
+    } catch (error) {
+      problems.push(`HERALD_JWT_PUBLIC_KEY: not a usable public key (${(error as Error).message})`);
+    }
+  }
+  for (const name of ['HERALD_AMQP_URL', 'HERALD_JWKS_URL', 'HERALD_NATS_URL'] as const) {
+    const value = e[name];
+    if (value === undefined || reported.has(name)) continue;
+    const bad = value.split(',').find((url) => !URL.canParse(url));
+    if (bad !== undefined) problems.push(`${name}: ${JSON.stringify(bad)} is not a valid URL`);
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -119,7 +134,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     key: e.HERALD_JWT_SECRET
       ? { kind: 'secret', secret: e.HERALD_JWT_SECRET }
       : e.HERALD_JWT_PUBLIC_KEY
-        ? { kind: 'public-key', pem: e.HERALD_JWT_PUBLIC_KEY.replace(/\\n/g, '\n') }
+        ? { kind: 'public-key', pem: pemOf(e.HERALD_JWT_PUBLIC_KEY) }
         : e.HERALD_JWKS_URL
           ? { kind: 'jwks', url: e.HERALD_JWKS_URL }
           : undefined,
@@ -134,6 +149,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: (e.HERALD_LOG_LEVEL ?? 'info') as LogLevel,
     production,
   };
+}
+
+/** A PEM given on one line with literal `\n`s (as env files often hold it) works too. */
+function pemOf(value: string): string {
+  return value.replace(/\\n/g, '\n');
 }
 
 function int(value: string | undefined, fallback: number): number {

@@ -17,6 +17,11 @@ export class AuthError extends Error {
   }
 }
 
+/** The keys that verify tokens cannot be had now (JWKS endpoint down): 503, the token may be fine. */
+export class KeysUnavailableError extends Error {
+  override readonly name = 'KeysUnavailableError';
+}
+
 /** The bus cannot take a message now: nothing was sent. Publishes answer 503. */
 export class BusUnavailableError extends Error {
   override readonly name = 'BusUnavailableError';

@@ -22,17 +22,13 @@ async function main(): Promise<void> {
   if (dev) config = dev.config;
 
   const log = createLogger(config.logLevel);
-  const bus = await createBus(config, log);
-  const revocationStore = await createRevocationStore(bus, log);
-  const gateway = new Gateway({ config, engine: await createEngine<SocketState>(), bus, log, revocationStore });
-  const { port } = await gateway.start();
-  if (dev) process.stderr.write(dev.banner.replaceAll(`:${config.port}/`, `:${port}/`) + '\n');
-
-  let signalled = false;
+  // Signals are handled from here on: a pod stopped while it starts still exits 0.
+  let gateway: Gateway | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (signalled) return;
-    signalled = true;
+    if (shuttingDown) return;
+    shuttingDown = true;
     log.info({ signal }, 'shutting down');
+    if (!gateway) process.exit(0);
     gateway.drain().then(
       () => process.exit(0),
       (error) => {
@@ -43,9 +39,19 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+
+  const bus = await createBus(config, log);
+  const revocationStore = await createRevocationStore(bus, log);
+  gateway = new Gateway({ config, engine: await createEngine<SocketState>(), bus, log, revocationStore });
+  const { port } = await gateway.start();
+  if (dev) process.stderr.write(dev.banner.replaceAll(`:${config.port}/`, `:${port}/`) + '\n');
 }
 
+let shuttingDown = false;
+
 main().catch((error) => {
+  // A start cut short by SIGTERM fails on its closed bus; the drain decides the exit code.
+  if (shuttingDown) return;
   process.stderr.write(`herald: failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
   process.exit(1);
 });

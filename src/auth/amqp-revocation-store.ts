@@ -99,12 +99,26 @@ export class AmqpRevocationStore implements RevocationStore {
       caughtUp = resolve;
       reader.once('close', () => reject(new Error('the stream reader closed before it caught up')));
     });
-    await reader.consume(this.stream, (msg) => this.read(reader, table, msg, marker, caughtUp), {
-      noAck: false,
-      arguments: { 'x-stream-offset': 'first' },
-    });
-    await append(live.writer, this.stream, Buffer.alloc(0), { headers: { 'x-herald-marker': marker } });
-    await loaded;
+    let deadline: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await reader.consume(this.stream, (msg) => this.read(reader, table, msg, marker, caughtUp), {
+        noAck: false,
+        arguments: { 'x-stream-offset': 'first' },
+      });
+      await append(live.writer, this.stream, Buffer.alloc(0), { headers: { 'x-herald-marker': marker } });
+      await Promise.race([
+        loaded,
+        new Promise<never>((_, reject) => {
+          deadline = setTimeout(() => reject(new Error('the revocation stream was not read within 30 s')), 30_000);
+        }),
+      ]);
+    } catch (error) {
+      // A failed load must not leave a reader consuming the whole stream behind the retry.
+      await reader.close().catch(() => {});
+      throw error;
+    } finally {
+      clearTimeout(deadline);
+    }
     // Later losses of the connection: follow again from the start (revoking twice is harmless).
     reader.once('close', () => {
       if (this.closed) return;

@@ -113,10 +113,15 @@ export class NatsRevocationStore implements RevocationStore {
     if (values === 0) caughtUp();
     const fallback = setTimeout(caughtUp, CATCH_UP_FALLBACK_MS);
     void (async () => {
-      for await (const entry of watcher) {
-        this.lastRevision = entry.revision;
-        if (entry.operation === 'PUT') this.apply(table, entry);
-        if (entry.isUpdate) caughtUp();
+      try {
+        for await (const entry of watcher) {
+          this.lastRevision = entry.revision;
+          if (entry.operation === 'PUT') this.apply(table, entry);
+          if (entry.isUpdate) caughtUp();
+        }
+      } catch (error) {
+        // Ends like a closed watcher: logged, then resumed below. Never an unhandled rejection.
+        this.options.log.warn({ err: error, bucket: this.bucket }, 'revocation watcher failed');
       }
       // The watcher ended without close(): the consumer is gone. Resume after the last entry seen.
       if (!this.closed) {

@@ -1,3 +1,6 @@
+/** The shortest time a revocation is kept, whatever token lifetimes were seen: a day. */
+export const MIN_REVOCATION_KEEP_MS = 24 * 60 * 60 * 1000;
+
 /**
  * Users whose tokens issued before a moment are refused (the password-reset case).
  * An entry lives until every token it can cover has expired: its moment plus the longest
@@ -8,7 +11,7 @@ export class Revocations {
   private readonly revokedAtByUser = new Map<string, number>();
   private longestLifetimeMs: number;
 
-  constructor(minKeepMs = 24 * 60 * 60 * 1000) {
+  constructor(minKeepMs = MIN_REVOCATION_KEEP_MS) {
     this.longestLifetimeMs = minKeepMs;
   }
 

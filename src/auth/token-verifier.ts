@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
-import { AuthError } from '../errors.js';
+import { AuthError, KeysUnavailableError } from '../errors.js';
 import { IdString } from '../protocol/event.js';
 import type { Revocations } from './revocations.js';
 import type { VerificationKey } from './verification-key.js';
@@ -70,6 +70,10 @@ export class TokenVerifier {
       }));
     } catch (error) {
       if (error instanceof errors.JWTExpired) throw new AuthError('token_expired', 'the token has expired', { cause: error });
+      // A JWKS that cannot be fetched says nothing about the token: refuse as "not ready", not 401.
+      if (error instanceof errors.JWKSTimeout || !(error instanceof errors.JOSEError)) {
+        throw new KeysUnavailableError('the token signing keys cannot be fetched now', { cause: error });
+      }
       throw new AuthError('invalid_token', describeJoseError(error), { cause: error });
     }
     if (!claimsValidator.Check(payload)) {

@@ -14,6 +14,8 @@ export interface Bus {
   publish(msg: Uint8Array): Promise<void>;
   /** Drives /readyz and herald_bus_up. */
   readonly up: boolean;
+  /** The largest message the broker takes, when it has a limit (NATS max_payload). */
+  readonly maxMessageBytes?: number;
   /** Called on every change of `up`. */
   onStatus(listener: (up: boolean) => void): void;
   close(): Promise<void>;

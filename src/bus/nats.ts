@@ -40,6 +40,10 @@ export class NatsBus implements Bus {
     return this.connected;
   }
 
+  get maxMessageBytes(): number | undefined {
+    return this.nc?.info?.max_payload;
+  }
+
   /** The live connection, for services that share it (the revocation store). */
   get connection(): NatsConnection {
     if (!this.nc) throw new BusUnavailableError('the NATS bus is not started');
@@ -97,9 +101,9 @@ export class NatsBus implements Bus {
   async publish(msg: Uint8Array): Promise<void> {
     const nc = this.nc;
     if (!nc || !this.connected) throw new BusUnavailableError('NATS is disconnected');
-    const maxPayload = nc.info?.max_payload;
-    if (maxPayload !== undefined && msg.length > maxPayload) {
-      throw new MessageTooLargeError(`an event of ${msg.length} bytes on the bus is over the NATS max_payload of ${maxPayload}`);
+    const limit = this.maxMessageBytes;
+    if (limit !== undefined && msg.length > limit) {
+      throw new MessageTooLargeError(`a bus message of ${msg.length} bytes is over the NATS max_payload of ${limit}`);
     }
     try {
       nc.publish(this.options.subject, msg);

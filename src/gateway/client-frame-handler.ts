@@ -1,5 +1,5 @@
 import type { TokenVerifier } from '../auth/token-verifier.js';
-import { AuthError } from '../errors.js';
+import { AuthError, KeysUnavailableError } from '../errors.js';
 import { clientFrameValidator, MAX_CLIENT_FRAME_BYTES, type ClientFrame } from '../protocol/client-frames.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import type { Socket } from './socket-state.js';
@@ -17,7 +17,8 @@ export function createClientFrameHandler(deps: ClientFrameDeps) {
     try {
       identity = await deps.verifier.verify(token);
     } catch (error) {
-      if (socket.closed) return;
+      // Keys unavailable says nothing about the token: the socket keeps its current one.
+      if (socket.closed || error instanceof KeysUnavailableError) return;
       const reason = error instanceof AuthError ? error.message : 'token refresh failed';
       socket.end(CloseCode.TokenExpired, `refresh refused: ${reason}`);
       return;

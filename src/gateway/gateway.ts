@@ -3,9 +3,9 @@ import { Revocations } from '../auth/revocations.js';
 import { TokenVerifier } from '../auth/token-verifier.js';
 import { createVerificationKey, type VerificationKey } from '../auth/verification-key.js';
 import type { Bus } from '../bus/bus.js';
+import { publishAll } from '../bus/publish-all.js';
 import type { Config } from '../config.js';
 import type { Engine, EngineHandler } from '../engine/engine.js';
-import { BusUnavailableError, MessageTooLargeError } from '../errors.js';
 import { createHttpApi } from '../http/api.js';
 import type { Logger } from '../log.js';
 import { createMetrics, type Metrics } from '../metrics.js';
@@ -64,6 +64,8 @@ export class Gateway {
   private ticker: ReturnType<typeof setInterval> | undefined;
   private socketCounter = 0;
   private draining = false;
+  /** The drain's deadline has come: sockets still opening are closed with 1012 at once. */
+  private closingAll = false;
   private drained: Promise<void> | undefined;
 
   constructor(options: GatewayOptions) {
@@ -178,6 +180,7 @@ export class Gateway {
     for (const socket of this.hub.sockets()) socket.send(this.reconnectFrame());
     await this.waitForEmptyHub(Date.now() + drainTimeoutMs);
     const remaining = this.hub.size;
+    this.closingAll = true;
     for (const socket of [...this.hub.sockets()]) socket.end(CloseCode.PodRestart, 'pod restarting');
     await this.waitForEmptyHub(Date.now() + 1_000);
     this.log.info({ closedWith1012: remaining }, 'drain finished');
@@ -220,17 +223,11 @@ export class Gateway {
   }
 
   private async publishAll(messages: Uint8Array[]): Promise<void> {
-    if (!this.bus.up) {
-      this.metrics.publishFailures.inc();
-      throw new BusUnavailableError();
-    }
     try {
-      // Called in order without awaiting in between: every bus keeps call order.
-      await Promise.all(messages.map((msg) => this.bus.publish(msg)));
+      await publishAll(this.bus, messages);
     } catch (error) {
       this.metrics.publishFailures.inc();
-      if (error instanceof BusUnavailableError || error instanceof MessageTooLargeError) throw error;
-      throw new BusUnavailableError('publish failed', { cause: error });
+      throw error;
     }
   }
 
@@ -280,6 +277,15 @@ export class Gateway {
       upgrade: decideUpgrade,
       open: guarded('open', (socket) => {
         const state = socket.data;
+        // A user disconnect or the drain's last sweep may have run between the upgrade and now.
+        if (this.revocations.isRevoked(state.userId, state.iat)) {
+          socket.end(CloseCode.UserInvalidated, 'every session of this user was invalidated');
+          return;
+        }
+        if (this.closingAll) {
+          socket.end(CloseCode.PodRestart, 'pod restarting');
+          return;
+        }
         state.openedAt = Date.now();
         this.hub.add(socket)?.end(CloseCode.Replaced, 'replaced by a newer socket of this session');
         socket.subscribe(this.hub.user(state.userId)!.topic);
@@ -292,6 +298,8 @@ export class Gateway {
         // Other pods close their socket of this session (4009); this pod ignores its own message.
         const opened = { sessionId: state.sessionId, socketKey: state.socketKey, openedAt: state.openedAt };
         this.bus.publish(encodeBusMessage(MessageKind.SessionOpened, opened)).catch((error) => {
+          // No echo will come: let a later announcement from another pod replace this socket.
+          state.announced = true;
           this.log.warn({ err: error, sessionId: state.sessionId }, 'could not announce a session to other pods');
         });
       }),

@@ -11,7 +11,7 @@ import {
 } from '../protocol/bus-format.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import type { Hub } from './hub.js';
-import { isNewer, type Socket, type SocketState } from './socket-state.js';
+import type { Socket, SocketState } from './socket-state.js';
 
 export interface RouterDeps {
   engine: Engine<SocketState>;
@@ -38,7 +38,8 @@ export function createRouter(deps: RouterDeps): (msg: Uint8Array) => void {
     let sent = 0;
     for (const userId of header.targetUsers) {
       const user = hub.user(userId);
-      if (user === undefined) continue;
+      // Nobody here, or only the origin socket that inclusive:false skips.
+      if (user === undefined || (from !== undefined && user.sockets.size === 1 && user.sockets.has(from))) continue;
       frame ??= engine.prepareFrame(frameBytes);
       if (!engine.publish(user.topic, frame, from)) closeSlowConsumers(user.sockets);
       sent += user.sockets.size;
@@ -72,10 +73,20 @@ export function createRouter(deps: RouterDeps): (msg: Uint8Array) => void {
     hub.session(sessionId)?.end(CloseCode.SessionClosed, 'session closed by the backend');
   }
 
+  /**
+   * One socket per session across pods. Bus order decides, never pods' clocks: once a socket's
+   * own announcement has come back, any other announcement of its session came later, so the
+   * local socket is the older one and closes. An announcement that arrives before ours came
+   * earlier: its pod closes its socket when ours reaches it.
+   */
   function sessionOpened(header: SessionOpenedHeader): void {
     const local = hub.session(header.sessionId);
-    // The newer socket of a session wins on every pod, whichever message arrives first.
-    if (local && local.data.socketKey !== header.socketKey && isNewer(header, local.data)) {
+    if (!local) return;
+    if (local.data.socketKey === header.socketKey) {
+      local.data.announced = true;
+      return;
+    }
+    if (local.data.announced) {
       local.end(CloseCode.Replaced, 'replaced by a newer socket of this session');
     }
   }

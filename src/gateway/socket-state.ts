@@ -4,19 +4,18 @@ import type { Conn } from '../engine/engine.js';
 export interface SocketState {
   userId: string;
   sessionId: string;
+  /** Token issue time, seconds since the epoch: checked against revocations that land before open. */
+  iat: number;
   /** Token expiry, seconds since the epoch; moves on `herald.auth`. */
   exp: number;
   /** The expiry-wheel bucket this socket is filed under. */
   expiryBucket: number;
   /** Names this socket across pods: `<podId>:<n>`. */
   socketKey: string;
-  /** Set at open; orders two sockets of one session across pods. */
+  /** Set at open; sent in the SessionOpened announcement for logs and other pods. */
   openedAt: number;
+  /** This pod has seen its own SessionOpened for this socket come back from the bus. */
+  announced: boolean;
 }
 
 export type Socket = Conn<SocketState>;
-
-/** True when socket `a` (openedAt, socketKey) is newer than `b`: the newer one of a session wins. */
-export function isNewer(a: { openedAt: number; socketKey: string }, b: { openedAt: number; socketKey: string }): boolean {
-  return a.openedAt !== b.openedAt ? a.openedAt > b.openedAt : a.socketKey > b.socketKey;
-}

@@ -1,6 +1,6 @@
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import type { UpgradeDecision, UpgradeRequest } from '../engine/engine.js';
-import { AuthError } from '../errors.js';
+import { AuthError, KeysUnavailableError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Hub } from './hub.js';
 import type { SocketState } from './socket-state.js';
@@ -51,11 +51,14 @@ export function createUpgradePolicy(deps: UpgradePolicyDeps) {
       identity = await deps.verifier.verify(tokenOf(request));
     } catch (error) {
       if (error instanceof AuthError) return refuse(401, error.reason, error.message);
+      if (error instanceof KeysUnavailableError) return refuse(503, 'not_ready', error.message);
       throw error;
     }
     // Checked after the await: the verification may have let other upgrades through meanwhile.
     if (deps.isDraining()) return refuse(503, 'draining', 'this pod is shutting down; connect again');
-    if (deps.hub.socketCount(identity.userId) >= deps.maxSocketsPerUser) {
+    // A session reconnecting replaces its own socket: that never adds one to the user's count.
+    const replaces = deps.hub.session(identity.sessionId)?.data.userId === identity.userId;
+    if (!replaces && deps.hub.socketCount(identity.userId) >= deps.maxSocketsPerUser) {
       return refuse(429, 'too_many_sockets', `user has ${deps.maxSocketsPerUser} sockets on this pod already`);
     }
     return {
@@ -63,10 +66,12 @@ export function createUpgradePolicy(deps: UpgradePolicyDeps) {
       data: {
         userId: identity.userId,
         sessionId: identity.sessionId,
+        iat: identity.iat,
         exp: identity.exp,
         expiryBucket: 0,
         socketKey: deps.nextSocketKey(),
         openedAt: 0,
+        announced: false,
       },
     };
   };

@@ -1,6 +1,7 @@
 import type { RevocationStore } from '../auth/revocation-store.js';
 import type { Bus } from '../bus/bus.js';
-import { BusUnavailableError } from '../errors.js';
+import { publishAll } from '../bus/publish-all.js';
+import { MIN_REVOCATION_KEEP_MS } from '../auth/revocations.js';
 import { encodeBusMessage, MessageKind } from '../protocol/bus-format.js';
 import type { PublishEvent } from '../protocol/event.js';
 import { encodeEvents } from './event-encoder.js';
@@ -8,11 +9,9 @@ import { encodeEvents } from './event-encoder.js';
 export interface HeraldPublisherOptions {
   /** Where user revocations are kept for pods started later (the NATS factory passes its KV store). */
   revocationStore?: RevocationStore;
-  /** The longest lifetime of your client tokens: how long a revocation must be kept. Default one hour. */
+  /** The longest lifetime of your client tokens: how long a revocation must be kept. Default a day, as the gateway's. */
   maxTokenLifetimeMs?: number;
 }
-
-const DEFAULT_MAX_TOKEN_LIFETIME_MS = 60 * 60 * 1000;
 
 /**
  * Emits onto the bus without a gateway and without an HTTP hop, for backend services.
@@ -29,7 +28,7 @@ export class HeraldPublisher {
     options: HeraldPublisherOptions = {},
   ) {
     this.revocationStore = options.revocationStore;
-    this.maxTokenLifetimeMs = options.maxTokenLifetimeMs ?? DEFAULT_MAX_TOKEN_LIFETIME_MS;
+    this.maxTokenLifetimeMs = Math.max(options.maxTokenLifetimeMs ?? 0, MIN_REVOCATION_KEEP_MS);
   }
 
   /** False while the broker is unreachable: calls then reject with BusUnavailableError. */
@@ -67,14 +66,8 @@ export class HeraldPublisher {
     await this.bus.close();
   }
 
-  private async publishAll(messages: Uint8Array[]): Promise<void> {
-    if (!this.bus.up) throw new BusUnavailableError();
-    try {
-      // Called in order without awaiting in between: every bus keeps call order.
-      await Promise.all(messages.map((msg) => this.bus.publish(msg)));
-    } catch (error) {
-      throw error instanceof BusUnavailableError ? error : new BusUnavailableError('publish failed', { cause: error });
-    }
+  private publishAll(messages: Uint8Array[]): Promise<void> {
+    return publishAll(this.bus, messages);
   }
 }
 

@@ -55,4 +55,14 @@ describe('loadConfig', () => {
       'HERALD_JWT_SECRET, HERALD_JWKS_URL: set exactly one of them',
     ]);
   });
+
+  it('names a public key or a URL that passes the syntax check but cannot be used', () => {
+    const lines = problems({
+      HERALD_JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\nnot base64 at all\n-----END PUBLIC KEY-----',
+      HERALD_AMQP_URL: 'amqp://guest:guest@host:notaport',
+    });
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^HERALD_JWT_PUBLIC_KEY: not a usable public key/);
+    expect(lines[1]).toMatch(/^HERALD_AMQP_URL: .* is not a valid URL/);
+  });
 });

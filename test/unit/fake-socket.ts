@@ -1,13 +1,21 @@
 import type { Socket } from '../../src/gateway/socket-state.js';
 
-/** A socket with no wire behind it, for unit tests of the hub and the router. */
-export function fakeSocket(userId: string, sessionId: string): Socket {
-  return {
-    data: { userId, sessionId, exp: 0, expiryBucket: 0, socketKey: `${sessionId}-k`, openedAt: 0 },
+export type FakeSocket = Socket & { endedWith: number | undefined };
+
+/** A socket with no wire behind it, for unit tests of the hub and the router: it records its close. */
+export function fakeSocket(userId: string, sessionId: string): FakeSocket {
+  const socket: FakeSocket = {
+    data: { userId, sessionId, iat: 0, exp: 0, expiryBucket: 0, socketKey: `${sessionId}-k`, openedAt: 0, announced: false },
     closed: false,
+    endedWith: undefined,
     send: () => 'sent',
     subscribe: () => {},
     bufferedAmount: () => 0,
-    end: () => {},
+    end: (code) => {
+      if (socket.closed) return;
+      (socket as { closed: boolean }).closed = true;
+      socket.endedWith = code;
+    },
   };
+  return socket;
 }

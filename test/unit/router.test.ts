@@ -8,6 +8,7 @@ import { fakeSocket } from './fake-socket.js';
 import { createLogger } from '../../src/log.js';
 import { createMetrics } from '../../src/metrics.js';
 import { encodeEvents } from '../../src/publisher/event-encoder.js';
+import { encodeBusMessage, MessageKind } from '../../src/protocol/bus-format.js';
 
 /** A recording engine: the router's only output is what it asks the engine to do. */
 function recordingEngine() {
@@ -68,6 +69,10 @@ describe('router', () => {
     const origin = fakeSocket('u1', 's1');
     hub.add(origin);
     const route = createRouter({ engine, hub, revocations: new Revocations(), metrics: createMetrics(), log: createLogger('silent'), maxBackpressure: 1024 });
+    // The origin is the user's only socket here: nothing to send at all.
+    route(encodeEvents({ type: 'A', content: 1, targetUsers: ['u1'], fromSessionId: 's1' }).messages[0]!);
+    expect(published).toEqual([]);
+    hub.add(fakeSocket('u1', 's2'));
     route(encodeEvents({ type: 'A', content: 1, targetUsers: ['u1'], fromSessionId: 's1' }).messages[0]!);
     route(encodeEvents({ type: 'A', content: 1, targetUsers: ['u1'], fromSessionId: 's1', inclusive: true }).messages[0]!);
     expect(published.map((p) => p.from)).toEqual([origin, undefined]);
@@ -83,5 +88,33 @@ describe('router', () => {
     route(encodeEvents({ type: 'A', content: 1, targetUsers: ['u1'] }).messages[0]!);
     expect(published).toHaveLength(1);
     expect((await metrics.busMessagesRejected.get()).values[0]?.value).toBe(1);
+  });
+
+  describe('one socket per session across pods', () => {
+    const setup = () => {
+      const { engine } = recordingEngine();
+      const hub = new Hub();
+      const local = fakeSocket('u1', 's1');
+      hub.add(local);
+      const route = createRouter({ engine, hub, revocations: new Revocations(), metrics: createMetrics(), log: createLogger('silent'), maxBackpressure: 1024 });
+      const announce = (socketKey: string, openedAt: number) =>
+        route(encodeBusMessage(MessageKind.SessionOpened, { sessionId: 's1', socketKey, openedAt }));
+      return { local, announce };
+    };
+
+    it('closes the local socket with 4009 when another socket of its session is announced after its own', () => {
+      const { local, announce } = setup();
+      announce(local.data.socketKey, 2_000);
+      // Another pod's clock is behind: its socket is still the newer one by bus order.
+      announce('other-pod:1', 1_000);
+      expect(local.endedWith).toBe(4009);
+    });
+
+    it('keeps the local socket when the other announcement came before its own: the other pod yields', () => {
+      const { local, announce } = setup();
+      announce('other-pod:1', 5_000);
+      announce(local.data.socketKey, 1_000);
+      expect(local.endedWith).toBeUndefined();
+    });
   });
 });

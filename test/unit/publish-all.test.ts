@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import type { Bus } from '../../src/bus/bus.js';
+import { publishAll } from '../../src/bus/publish-all.js';
+import { BusUnavailableError, MessageTooLargeError } from '../../src/errors.js';
+
+function recordingBus(options: { up?: boolean; maxMessageBytes?: number } = {}) {
+  const sent: Uint8Array[] = [];
+  const bus: Bus = {
+    name: 'recording',
+    up: options.up ?? true,
+    maxMessageBytes: options.maxMessageBytes,
+    start: async () => {},
+    publish: async (msg) => {
+      sent.push(msg);
+    },
+    onStatus: () => {},
+    close: async () => {},
+  };
+  return { bus, sent };
+}
+
+describe('publishAll', () => {
+  it('publishes every message in order', async () => {
+    const { bus, sent } = recordingBus();
+    const messages = [1, 2, 3].map((n) => Uint8Array.of(n));
+    await publishAll(bus, messages);
+    expect(sent).toEqual(messages);
+  });
+
+  it('publishes nothing of a batch when one message is over the broker limit', async () => {
+    const { bus, sent } = recordingBus({ maxMessageBytes: 10 });
+    await expect(publishAll(bus, [Uint8Array.of(1), new Uint8Array(11), Uint8Array.of(3)])).rejects.toBeInstanceOf(
+      MessageTooLargeError,
+    );
+    expect(sent).toEqual([]);
+  });
+
+  it('publishes nothing while the bus is down', async () => {
+    const { bus, sent } = recordingBus({ up: false });
+    await expect(publishAll(bus, [Uint8Array.of(1)])).rejects.toBeInstanceOf(BusUnavailableError);
+    expect(sent).toEqual([]);
+  });
+});
