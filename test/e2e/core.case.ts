@@ -331,6 +331,10 @@ export function runCoreCases(engine: EngineName): void {
         wrongSession.client.send({ type: 'herald.auth', token: await mintToken({ sub: who.userId, sid: 'another' }) });
         expect(await wrongSession.client.closedWithin()).toMatchObject({ code: 4001 });
 
+        const longToken = await connect(pod);
+        longToken.client.send({ type: 'herald.auth', token: 'x'.repeat(10_000) });
+        expect(await longToken.client.closedWithin()).toMatchObject({ code: 4001 });
+
         const expired = await connect(pod);
         expired.client.send({
           type: 'herald.auth',

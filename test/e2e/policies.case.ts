@@ -8,6 +8,7 @@ import WebSocket from 'ws';
 import { TestClient, publish, refusedUpgrade } from './harness/client.js';
 import { connect, expectStillReceives, ids } from './harness/identities.js';
 import { killAllPods, metricValue, podCommand, podEnv, startPod, type EngineName, type Pod } from './harness/pod.js';
+import { freePort } from './harness/free-port.js';
 import { mintToken } from './harness/tokens.js';
 
 /** Behaviour that needs its own pod configuration: keys, issuer, origins, limits, slow consumers, drain, start-up. */
@@ -104,6 +105,14 @@ export function runPolicyCases(engine: EngineName): void {
         await client.close();
       });
 
+      it('refuses with 503 not_ready, not 401, while the JWKS cannot be fetched', async () => {
+        const unreachable = `http://127.0.0.1:${await freePort()}/.well-known/jwks.json`;
+        const blind = await startPod({ engine, env: { HERALD_JWT_SECRET: undefined, HERALD_JWKS_URL: unreachable } });
+        const refused = await refusedUpgrade(blind.ws, await sign(privateKey));
+        expect(refused).toMatchObject({ status: 503, body: { error: 'not_ready' } });
+        await blind.kill();
+      });
+
       it('refuses a token signed by a key that is not in the JWKS', async () => {
         const other = await generateKeyPair('RS256');
         const refused = await refusedUpgrade(pod.ws, await sign(other.privateKey));
@@ -136,13 +145,16 @@ export function runPolicyCases(engine: EngineName): void {
         const second = await connect(pod, { userId, sessionId: `${userId}-2` });
         const refused = await refusedUpgrade(pod.ws, await mintToken({ sub: userId, sid: `${userId}-3` }));
         expect(refused).toMatchObject({ status: 429, body: { error: 'too_many_sockets' } });
+        // A session reconnecting replaces its own socket: never a 429.
+        const secondAgain = await connect(pod, { userId, sessionId: `${userId}-2` });
+        expect(await second.client.closedWithin()).toMatchObject({ code: 4009 });
         const otherUser = await connect(pod);
         await first.client.close();
         await expect.poll(() => metricValue(pod, 'herald_connections')).toBeLessThanOrEqual(2);
         const third = await connect(pod, { userId, sessionId: `${userId}-3` });
         await expectStillReceives(pod, third);
-        await expectStillReceives(pod, second);
-        await Promise.all([second, third, otherUser].map((c) => c.client.close()));
+        await expectStillReceives(pod, secondAgain);
+        await Promise.all([secondAgain, third, otherUser].map((c) => c.client.close()));
       });
     });
 
