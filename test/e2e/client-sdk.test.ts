@@ -47,7 +47,7 @@ async function waitUntil<T>(probe: () => T | undefined | false, what: string, ti
 const clients = new Set<HeraldClient<EventMap>>();
 
 /** A client on Node 20 with `ws` as its WebSocket, recording what an app would see. */
-function sdk<E extends EventMap = EventMap>(options: Omit<HeraldClientOptions, 'WebSocket'>) {
+function sdk<E extends EventMap = EventMap>(options: HeraldClientOptions) {
   const client = new HeraldClient<E>({ WebSocket, backoff: { baseMs: 50, maxMs: 300 }, ...options });
   clients.add(client as unknown as HeraldClient<EventMap>);
   const states: ConnectionState[] = [];
@@ -177,19 +177,27 @@ describe('client SDK against a real gateway (bun engine)', () => {
     await newer.client.close();
   });
 
-  it('1008: a frame the server refuses (a refreshed token over the auth frame limit) stops the client', async () => {
+  it('1008: a frame the server refuses stops the client and says why', async () => {
     const id = who();
     let calls = 0;
+    /** A platform WebSocket with a bug: it sends the token refresh as a binary frame. */
+    class BinaryAuthWebSocket extends WebSocket {
+      override send(data: unknown, ...rest: unknown[]): void {
+        const binary = typeof data === 'string' && data.includes('"herald.auth"') ? Buffer.from(data) : data;
+        (WebSocket.prototype.send as (...args: unknown[]) => void).call(this, binary, ...rest);
+      }
+    }
     const c = sdk({
       url: pod.ws,
-      // The first token is refreshed after a second; the second is 9 KB, over herald.auth's 8192 characters.
-      token: () => tokenFor(id, 60, calls++ === 0 ? {} : { pad: 'x'.repeat(9_000) }),
+      WebSocket: BinaryAuthWebSocket as unknown as typeof WebSocket,
+      // The first token is refreshed after a second.
+      token: () => tokenFor(id, 60, calls++ === 0 ? {} : { n: 2 }),
       refreshLeadMs: 59_000,
     });
     c.client.connect();
     const closed = await c.client.closed;
     expect(closed).toMatchObject({ code: 1008, by: 'server' });
-    expect(closed.reason).toMatch(/malformed frame/);
+    expect(closed.reason).toMatch(/binary frames are not accepted/);
     expect(calls).toBe(2);
     await expectStaysClosed(c.states, () => calls);
   });
