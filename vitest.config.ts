@@ -8,6 +8,8 @@ export default defineConfig({
     // Each file starts its own gateway processes; two at a time fits a 2-core machine.
     pool: 'forks',
     maxWorkers: 2,
-    reporters: ['default'],
+    // The JSON report lets .ci/run print a plain 'N passed, N failed' closing line.
+    reporters: ['default', 'json'],
+    outputFile: { json: '.tmp/test-results.json' },
   },
 });
