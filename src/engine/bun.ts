@@ -131,8 +131,11 @@ function toHttpRequest(req: Request, url: URL, maxBodyBytes: number): HttpReques
 }
 
 async function readBody(req: Request, limit: number): Promise<Uint8Array> {
-  const declared = Number(req.headers.get('content-length') ?? '0');
+  const length = req.headers.get('content-length');
+  const declared = Number(length ?? '0');
   if (declared > limit) throw new PayloadTooLargeError(`body over ${limit} bytes`);
+  // A declared length within the limit is read in one piece; a chunked body is counted as it streams.
+  if (length !== null) return new Uint8Array(await req.arrayBuffer());
   if (!req.body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let size = 0;

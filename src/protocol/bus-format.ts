@@ -86,8 +86,23 @@ export function encodeBusMessage(kind: MessageKind, header: object, payload?: Ui
   return out;
 }
 
-export function encodeEventMessage(header: EventHeader, frame: Uint8Array): Uint8Array {
-  return encodeBusMessage(MessageKind.Event, header, frame);
+/**
+ * An event message from its header and its client frame as a string: one allocation, both
+ * written straight into it (the publish hot path, once per event).
+ */
+export function encodeEventMessage(header: EventHeader, frame: string): Uint8Array {
+  const headerJson =
+    `{"targetUsers":${JSON.stringify(header.targetUsers)},"fromSessionId":${JSON.stringify(header.fromSessionId)},` +
+    `"inclusive":${header.inclusive},"emittedAt":${header.emittedAt}}`;
+  const headerLength = Buffer.byteLength(headerJson);
+  const out = Buffer.allocUnsafe(PREAMBLE + headerLength + Buffer.byteLength(frame));
+  out[0] = BUS_MAGIC;
+  out[1] = BUS_VERSION;
+  out[2] = MessageKind.Event;
+  out.writeUInt32BE(headerLength, 3);
+  out.write(headerJson, PREAMBLE, 'utf8');
+  out.write(frame, PREAMBLE + headerLength, 'utf8');
+  return out;
 }
 
 export function decodeBusMessage(msg: Uint8Array): BusMessage {

@@ -7,12 +7,13 @@ import {
   MessageKind,
 } from '../../src/protocol/bus-format.js';
 
-const frame = new TextEncoder().encode('{"type":"A","id":"1","content":{"x":1},"fromUserId":null,"ts":1}');
+const frameText = '{"type":"A","id":"1","content":{"x":"é ✓ 🚀"},"fromUserId":null,"ts":1}';
+const frame = new TextEncoder().encode(frameText);
 const header = { targetUsers: ['u1', 'u2'], fromSessionId: 's1', inclusive: false, emittedAt: 1732300000000 };
 
 describe('bus format v1', () => {
   it('round-trips an event and hands back the frame bytes unchanged', () => {
-    const msg = encodeEventMessage(header, frame);
+    const msg = encodeEventMessage(header, frameText);
     expect([msg[0], msg[1], msg[2]]).toEqual([0x48, 1, MessageKind.Event]);
     const decoded = decodeBusMessage(msg);
     expect(decoded.kind).toBe(MessageKind.Event);
