@@ -3,6 +3,7 @@ import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -16,6 +17,8 @@ export async function freePort(): Promise<number> {
 export interface BenchNats {
   url: string;
   pid: number;
+  /** Warnings the server logged (slow consumers, above all), for the report. */
+  warnings: string[];
   stop(): Promise<void>;
 }
 
@@ -24,6 +27,11 @@ export async function startNats(binary = process.env.NATS_SERVER_BIN ?? 'nats-se
   const storeDir = mkdtempSync(join(tmpdir(), 'herald-bench-nats-'));
   const child: ChildProcess = spawn(binary, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], {
     stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  // Read the log (an unread pipe would block the server once full) and keep what matters.
+  const warnings: string[] = [];
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    if (/\[(WRN|ERR)\]/.test(line) && warnings.length < 20) warnings.push(line.replace(/^\[\d+\] \S+ \S+ /, ''));
   });
   const deadline = Date.now() + 10_000;
   for (;;) {
@@ -39,6 +47,7 @@ export async function startNats(binary = process.env.NATS_SERVER_BIN ?? 'nats-se
   return {
     url: `nats://127.0.0.1:${port}`,
     pid: child.pid!,
+    warnings,
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));

@@ -161,6 +161,7 @@ export function renderMarkdown(results: BenchResults): string {
     out.push('Goals: deliveries/s ≥ 0.7 × one pod; server CPU per frame ≥ 8 × lower than Socket.IO + Redis with 1 target, ≥ 10 × with 100.', '');
     out.push(table(['contender, event to', 'vs one pod', 'goal', 'Socket.IO CPU ÷ Herald CPU', 'goal'], goalRows));
     for (const f of results.cluster.failed) out.push('', `Failed: ${f.contender} (run ${f.run}): ${f.error}`);
+    for (const w of results.cluster.natsWarnings ?? []) out.push('', `nats-server: ${w}`);
   }
 
   if (results.latency) {
@@ -183,6 +184,7 @@ export function renderMarkdown(results: BenchResults): string {
     out.push('', 'Goal: p99 overhead over bare NATS ≤ 1 ms at 10k events/s.', '');
     out.push(table(['events/s', 'p50 overhead', 'p99 overhead', 'goal'], goalRows));
     for (const e of results.latency.errors) out.push('', `Failed: ${e}`);
+    for (const w of results.latency.natsWarnings ?? []) out.push('', `nats-server: ${w}`);
   }
 
   if (results.capacity) {

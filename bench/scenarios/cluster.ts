@@ -8,6 +8,7 @@ export interface ClusterResult {
   rows: FlatRow[];
   failed: FailedCell[];
   brokers: { nats: string; amqp: string; redis: string };
+  natsWarnings: string[];
 }
 
 /** Pids of processes by command name, e.g. the shared redis-server (its CPU is shown beside the pods'). */
@@ -67,5 +68,10 @@ export async function runCluster(options: BenchOptions): Promise<ClusterResult> 
   } finally {
     await nats.stop();
   }
-  return { rows, failed, brokers: { nats: 'private nats-server -js', amqp: brokers.amqp!, redis: brokers.redis! } };
+  return {
+    rows,
+    failed,
+    brokers: { nats: 'private nats-server -js', amqp: brokers.amqp!, redis: brokers.redis! },
+    natsWarnings: nats.warnings,
+  };
 }

@@ -32,6 +32,8 @@ export interface LatencyResult {
   sockets: number;
   rows: LatencyRow[];
   errors: string[];
+  /** What nats-server warned about during the runs (slow consumers drop messages). */
+  natsWarnings: string[];
 }
 
 function summarize(histogram: Histogram) {
@@ -155,5 +157,5 @@ export async function runLatency(options: BenchOptions): Promise<LatencyResult> 
   } finally {
     await nats.stop();
   }
-  return { sockets: users, rows, errors };
+  return { sockets: users, rows, errors, natsWarnings: nats.warnings };
 }
