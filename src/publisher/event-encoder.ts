@@ -59,7 +59,7 @@ export function encodeEvents(body: unknown, now = Date.now()): EncodedEvents {
           inclusive: event.inclusive ?? false,
           emittedAt: now,
         },
-        encoder.encode(frame),
+        frame,
       ),
     );
   });
