@@ -26,6 +26,8 @@ export interface LatencyRow {
   received: number;
   /** How far the publisher fell behind its schedule at worst, ms: large means the rate was not held. */
   publisherMaxLagMs: number;
+  /** Publishes refused (these events were never sent). */
+  publishErrors: number;
 }
 
 export interface LatencyResult {
@@ -84,10 +86,12 @@ async function measureRate(
     published: published.events,
     received,
     publisherMaxLagMs: published.maxLagMs,
+    publishErrors: published.errors,
   };
   say(
     `${system} ${rate}/s: p50 ${row.p50} µs, p99 ${row.p99} µs, p99.9 ${row.p999} µs, max ${row.max} µs; ` +
-      `received ${received}/${published.events}, publisher lag ≤ ${published.maxLagMs.toFixed(1)} ms`,
+      `received ${received}/${published.events}, publisher lag ≤ ${published.maxLagMs.toFixed(1)} ms` +
+      (published.errors ? `, ${published.errors} publish errors (${published.lastError})` : ''),
   );
   return row;
 }
