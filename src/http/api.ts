@@ -21,6 +21,7 @@ export interface HttpApiDeps {
   log: Logger;
 }
 
+const utf8 = new TextDecoder();
 const USER_DISCONNECT = /^\/v1\/users\/([^/]+)\/disconnect$/;
 const SESSION_DISCONNECT = /^\/v1\/sessions\/([^/]+)\/disconnect$/;
 
@@ -72,7 +73,7 @@ export function createHttpApi(deps: HttpApiDeps): (request: HttpRequest) => Prom
     const bytes = await request.body();
     let body: unknown;
     try {
-      body = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+      body = JSON.parse(utf8.decode(bytes));
     } catch (error) {
       return jsonError(415, 'not_json', `the body is not JSON: ${(error as Error).message}`);
     }

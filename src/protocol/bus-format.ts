@@ -111,7 +111,8 @@ export function decodeBusMessage(msg: Uint8Array): BusMessage {
   const kind = msg[2] as MessageKind;
   const validator = headerValidators[kind];
   if (!validator) throw new BusFormatError(`unknown message kind ${kind}`);
-  const headerLength = new DataView(msg.buffer, msg.byteOffset, msg.byteLength).getUint32(3);
+  // By hand: `msg.buffer` would make the runtime materialise an ArrayBuffer per message.
+  const headerLength = ((msg[3]! << 24) | (msg[4]! << 16) | (msg[5]! << 8) | msg[6]!) >>> 0;
   const headerEnd = PREAMBLE + headerLength;
   if (headerEnd > msg.length) throw new BusFormatError('header length past the end of the message');
   let header: unknown;

@@ -8,6 +8,7 @@ SetErrorFunction((error) => (error.schema as { errorMessage?: string }).errorMes
 export const MAX_BATCH_EVENTS = 1000;
 export const MAX_CONTENT_BYTES = 64 * 1024;
 export const MAX_TARGET_USERS = 10_000;
+export const TARGET_USERS_RULE = `targetUsers must hold 1–${MAX_TARGET_USERS} unique user ids of 1–128 characters`;
 /** Same limits as the `sub` and `sid` claims, so every addressable id is a valid target. */
 export const IdString = Type.String({ minLength: 1, maxLength: 128 });
 
@@ -21,11 +22,12 @@ export const PublishEvent = Type.Object(
       errorMessage: 'type must be 1–128 characters of [A-Za-z0-9_.:-] and must not start with "herald."',
     }),
     content: Type.Unknown(),
+    // Uniqueness is checked by the encoder with a Set: typebox's `uniqueItems` hashes every id
+    // through BigInt FNV-1a, ~18 ms for 10,000 targets (bench/RESULTS.md).
     targetUsers: Type.Array(IdString, {
       minItems: 1,
       maxItems: MAX_TARGET_USERS,
-      uniqueItems: true,
-      errorMessage: `targetUsers must hold 1–${MAX_TARGET_USERS} unique user ids of 1–128 characters`,
+      errorMessage: TARGET_USERS_RULE,
     }),
     fromUserId: Type.Optional(Type.Union([IdString, Type.Null()])),
     fromSessionId: Type.Optional(Type.Union([IdString, Type.Null()])),

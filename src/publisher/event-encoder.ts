@@ -3,6 +3,7 @@ import { uuidv7 } from 'uuidv7';
 import { encodeEventMessage } from '../protocol/bus-format.js';
 import {
   MAX_CONTENT_BYTES,
+  TARGET_USERS_RULE,
   publishBatchValidator,
   publishEventValidator,
   type PublishEvent,
@@ -33,6 +34,10 @@ export function encodeEvents(body: unknown, now = Date.now()): EncodedEvents {
   const problems: EventProblem[] = [];
   const contents: string[] = [];
   events.forEach((event, index) => {
+    const targets = event.targetUsers;
+    if (targets.length > 1 && new Set(targets).size !== targets.length) {
+      problems.push({ path: isBatch ? `/${index}/targetUsers` : '/targetUsers', message: TARGET_USERS_RULE });
+    }
     const at = isBatch ? `/${index}/content` : '/content';
     const json = serializeContent(event.content);
     if (json === undefined) problems.push({ path: at, message: 'content is not JSON-serializable' });
