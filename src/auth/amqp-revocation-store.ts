@@ -99,6 +99,8 @@ export class AmqpRevocationStore implements RevocationStore {
       caughtUp = resolve;
       reader.once('close', () => reject(new Error('the stream reader closed before it caught up')));
     });
+    // Handled below once awaited; until then a close must not become an unhandled rejection (fatal on Bun).
+    loaded.catch(() => {});
     let deadline: ReturnType<typeof setTimeout> | undefined;
     try {
       await reader.consume(this.stream, (msg) => this.read(reader, table, msg, marker, caughtUp), {

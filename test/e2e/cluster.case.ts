@@ -297,6 +297,8 @@ export function runClusterCases(options: ClusterSuiteOptions): void {
       });
 
       it('when the node a pod is connected to dies, the pod reconnects to another node and delivery resumes both ways', async () => {
+        // A fresh 3-node cluster may still be placing the revocation bucket: pods are ready once it is.
+        for (const pod of [podA, podB]) await waitFor('the pod ready', async () => (await readyz(pod)) === 200, 30_000);
         const a = await connect(podA);
         const b = await connect(podB);
         expect((await publish(podB.http, { type: 'BEFORE_KILL', content: null, targetUsers: [a.userId] })).status).toBe(202);
