@@ -7,18 +7,13 @@ import { Revocations } from '../../src/auth/revocations.js';
 import { AmqpBus, type AmqpBusOptions } from '../../src/bus/amqp.js';
 import { BusUnavailableError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
+import { runBusContractCases } from './bus.case.js';
 import { AMQP_URL, deleteTopology, lockBroker, uniqueExchange } from './harness/rabbitmq.js';
+import { waitFor } from './harness/wait-for.js';
 
 const run = promisify(execFile);
 const log = createLogger('silent');
 
-async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** Has RabbitMQ close the connections whose client-provided name is `name`, as a broker-side failure would. */
 async function closeConnectionsNamed(name: string): Promise<number> {
@@ -60,20 +55,7 @@ describe('AmqpBus and the AMQP revocation store', () => {
     }
   });
 
-  it('every bus on the exchange, the sender included, receives every message unchanged and in publish order', async () => {
-    const exchange = freshExchange();
-    const received: Uint8Array[][] = [[], []];
-    const sender = newBus(exchange);
-    const other = newBus(exchange);
-    await sender.start((msg) => received[0]!.push(msg));
-    await other.start((msg) => received[1]!.push(msg));
-    // Views into a larger buffer, as the encoder's subarrays are: only the view's bytes go out.
-    const backing = new Uint8Array(200 * 8).map((_, i) => i % 251);
-    const sent = Array.from({ length: 200 }, (_, n) => backing.subarray(n * 8, n * 8 + 6));
-    await Promise.all(sent.map((msg) => sender.publish(msg)));
-    await waitFor('both buses to receive everything', () => received.every((r) => r.length === sent.length));
-    for (const r of received) expect(r.map((m) => [...m])).toEqual(sent.map((m) => [...m]));
-  });
+  runBusContractCases({ freshTopic: freshExchange, newBus });
 
   it('a burst far past the socket buffer waits for it to drain and arrives whole and in order', async () => {
     const exchange = freshExchange();
@@ -91,19 +73,6 @@ describe('AmqpBus and the AMQP revocation store', () => {
     await Promise.all(publishes);
     await waitFor('every message', () => received.length === count, 30_000);
     expect(received).toEqual(Array.from({ length: count }, (_, n) => n));
-  });
-
-  it('a publish-only bus sends without receiving', async () => {
-    const exchange = freshExchange();
-    const heard: Uint8Array[] = [];
-    const seen: Uint8Array[] = [];
-    const publisher = newBus(exchange, { publishOnly: true });
-    const pod = newBus(exchange);
-    await publisher.start((msg) => heard.push(msg));
-    await pod.start((msg) => seen.push(msg));
-    await publisher.publish(new Uint8Array([1, 2, 3]));
-    await waitFor('the pod to receive', () => seen.length === 1);
-    expect(heard).toEqual([]);
   });
 
   it('after the broker drops its connection a bus is down, publishes reject, then it reconnects, re-declares and receives again', async () => {

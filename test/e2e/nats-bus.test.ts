@@ -5,19 +5,14 @@ import { Revocations } from '../../src/auth/revocations.js';
 import { NatsBus } from '../../src/bus/nats.js';
 import { BusUnavailableError, MessageTooLargeError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
+import { runBusContractCases } from './bus.case.js';
 import { startNatsServer, stopAllNatsServers, type NatsServer } from './harness/nats-server.js';
+import { waitFor } from './harness/wait-for.js';
 
 const log = createLogger('silent');
 let subjectCounter = 0;
 const freshSubject = () => `herald.test.${process.pid}.${++subjectCounter}`;
 
-async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** JetStream may need a moment after a server restart before it takes writes. */
 async function retry(attempt: () => Promise<void>, timeoutMs = 15_000): Promise<void> {
@@ -49,6 +44,8 @@ describe('NatsBus and the NATS revocation store', () => {
   const newBus = (subject: string, extra: Partial<ConstructorParameters<typeof NatsBus>[0]> = {}) =>
     track(new NatsBus({ servers: [server.url], subject, log, reconnectTimeWaitMs: 200, ...extra }));
 
+  runBusContractCases({ freshTopic: freshSubject, newBus });
+
   it('refuses a message over the server max_payload with MessageTooLargeError and stays up', async () => {
     const subject = freshSubject();
     const received: Uint8Array[] = [];
@@ -58,32 +55,6 @@ describe('NatsBus and the NATS revocation store', () => {
     expect(bus.up).toBe(true);
     await bus.publish(Uint8Array.from([1, 2, 3]));
     await waitFor('the small message', () => received.length === 1);
-  });
-
-  it('every bus on the subject, the sender included, receives every message unchanged and in publish order', async () => {
-    const subject = freshSubject();
-    const received: Uint8Array[][] = [[], []];
-    const sender = newBus(subject);
-    const other = newBus(subject);
-    await sender.start((msg) => received[0]!.push(msg));
-    await other.start((msg) => received[1]!.push(msg));
-    const sent = Array.from({ length: 200 }, (_, n) => new Uint8Array([0x48, 1, 1, n % 256, n >> 8, 0xff]));
-    await Promise.all(sent.map((msg) => sender.publish(msg)));
-    await waitFor('both buses to receive everything', () => received.every((r) => r.length === sent.length));
-    for (const r of received) expect(r.map((m) => [...m])).toEqual(sent.map((m) => [...m]));
-  });
-
-  it('a publish-only bus sends without receiving', async () => {
-    const subject = freshSubject();
-    const heard: Uint8Array[] = [];
-    const seen: Uint8Array[] = [];
-    const publisher = newBus(subject, { publishOnly: true });
-    const pod = newBus(subject);
-    await publisher.start((msg) => heard.push(msg));
-    await pod.start((msg) => seen.push(msg));
-    await publisher.publish(new Uint8Array([1, 2, 3]));
-    await waitFor('the pod to receive it', () => seen.length === 1);
-    expect(heard).toEqual([]);
   });
 
   it('while the server is down: up is false, publish rejects with BusUnavailableError and nothing is sent later', async () => {
