@@ -38,7 +38,7 @@ const FRAME = new TextEncoder().encode(
 async function main(): Promise<void> {
   const engine = await createEngine<{ user: string }>();
   const frame = engine.prepareFrame(FRAME);
-  const fanOut = (work: () => void) => (engine.fanOut ? engine.fanOut(work) : work());
+  const fanOut = (work: () => void) => engine.fanOut(work);
 
   function run(request: RunRequest): void {
     const { scenario, count, users } = request;

@@ -5,7 +5,7 @@
 import { uuidv7 } from 'uuidv7';
 import { decodeBusMessage, encodeEventMessage } from '../src/protocol/bus-format.js';
 import { publishBatchValidator, publishEventValidator } from '../src/protocol/event.js';
-import { encodeEvents } from '../src/publisher/event-encoder.js';
+import { encodeEvents } from '../src/protocol/event-encoder.js';
 import { eventContent } from './lib/event-stream.js';
 
 function time(label: string, iterations: number, perIteration: number, unit: 'µs' | 'ms', work: () => void): void {

@@ -60,6 +60,12 @@ export interface Config {
   production: boolean;
 }
 
+/** Broker defaults, shared by the gateway and the publisher clients. */
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+export const DEFAULT_NATS_SUBJECT = 'herald.events';
+export const DEFAULT_AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
+export const DEFAULT_AMQP_EXCHANGE = 'herald.events';
+
 /** Defaults chosen from bench/ runs; docs/tuning.md says why. */
 export const DEFAULT_MAX_BACKPRESSURE = 256 * 1024;
 export const DEFAULT_IDLE_TIMEOUT_S = 60;
@@ -127,10 +133,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     host: e.HERALD_HOST ?? '0.0.0.0',
     port,
     bus: e.HERALD_BUS ?? 'local',
-    natsServers: (e.HERALD_NATS_URL ?? 'nats://127.0.0.1:4222').split(','),
-    natsSubject: e.HERALD_NATS_SUBJECT ?? 'herald.events',
-    amqpUrl: e.HERALD_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
-    amqpExchange: e.HERALD_AMQP_EXCHANGE ?? 'herald.events',
+    natsServers: (e.HERALD_NATS_URL ?? DEFAULT_NATS_URL).split(','),
+    natsSubject: e.HERALD_NATS_SUBJECT ?? DEFAULT_NATS_SUBJECT,
+    amqpUrl: e.HERALD_AMQP_URL ?? DEFAULT_AMQP_URL,
+    amqpExchange: e.HERALD_AMQP_EXCHANGE ?? DEFAULT_AMQP_EXCHANGE,
     key: e.HERALD_JWT_SECRET
       ? { kind: 'secret', secret: e.HERALD_JWT_SECRET }
       : e.HERALD_JWT_PUBLIC_KEY

@@ -1,6 +1,7 @@
 /**
  * Typed failures. Each is turned into an HTTP status or a close code in one place:
- * http/api.ts for the publisher API, gateway/upgrade.ts for socket upgrades.
+ * http/api.ts for the publisher API, gateway/upgrade-policy.ts for socket upgrades,
+ * gateway/client-frame-handler.ts for token refreshes.
  */
 
 export type AuthFailure = 'missing_token' | 'invalid_token' | 'token_expired' | 'token_revoked';
@@ -51,4 +52,9 @@ export class PayloadTooLargeError extends Error {
 /** A socket engine cannot run here: its native addon is missing, or it cannot listen. */
 export class EngineError extends Error {
   override readonly name = 'EngineError';
+}
+
+/** A user or session id that no token can carry (not 1–128 characters): 400 over HTTP. */
+export class InvalidIdError extends TypeError {
+  override readonly name = 'InvalidIdError';
 }

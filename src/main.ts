@@ -1,5 +1,4 @@
-import { createRevocationStore } from './auth/create-revocation-store.js';
-import { createBus } from './bus/create-bus.js';
+import { createBackend } from './bus/create-backend.js';
 import { loadConfig, type Config } from './config.js';
 import { applyDevelopmentMode } from './dev-mode.js';
 import { createEngine } from './engine/create-engine.js';
@@ -40,9 +39,8 @@ async function main(): Promise<void> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
-  const bus = await createBus(config, log);
-  const revocationStore = await createRevocationStore(bus, log);
-  gateway = new Gateway({ config, engine: await createEngine<SocketState>(), bus, log, revocationStore });
+  const { bus, revocationStore } = await createBackend({ config, log });
+  gateway = new Gateway({ config, engine: await createEngine<SocketState>({ log }), bus, log, revocationStore });
   const { port } = await gateway.start();
   if (dev) process.stderr.write(dev.banner.replaceAll(`:${config.port}/`, `:${port}/`) + '\n');
 }

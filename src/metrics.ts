@@ -1,6 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-/** The contract's metrics (§5), on a registry of their own so embedded gateways do not collide. */
 /** Live values read at scrape time rather than kept in step on every change. */
 export interface GaugeSources {
   connections(): number;
@@ -10,6 +9,7 @@ export interface GaugeSources {
   busUp(): boolean;
 }
 
+/** The contract's metrics (§5), on a registry of their own so embedded gateways do not collide. */
 export function createMetrics() {
   const registry = new Registry();
   let sources: GaugeSources | undefined;
@@ -67,6 +67,11 @@ export function createMetrics() {
     busMessagesRejected: new Counter({
       name: 'herald_bus_messages_rejected_total',
       help: 'Bus messages this pod could not read (bad format or version)',
+      registers: [registry],
+    }),
+    routeFailures: new Counter({
+      name: 'herald_route_failures_total',
+      help: 'Bus messages whose routing failed on this pod (a bug: see the error log)',
       registers: [registry],
     }),
     publishFailures: new Counter({

@@ -1,3 +1,6 @@
+import type { RevocationStore } from '../auth/revocation-store.js';
+import type { Logger } from '../log.js';
+
 /**
  * Carries encoded messages (protocol/bus-format.ts) between pods.
  *
@@ -9,7 +12,10 @@
  */
 export interface Bus {
   readonly name: string;
-  /** Connects and subscribes; resolves once messages can flow both ways. */
+  /**
+   * Connects and subscribes; resolves once messages can flow both ways. `onMessage` never
+   * throws (the gateway contains its own failures), so a bus calls it without a guard.
+   */
   start(onMessage: (msg: Uint8Array) => void): Promise<void>;
   publish(msg: Uint8Array): Promise<void>;
   /** Drives /readyz and herald_bus_up. */
@@ -19,4 +25,6 @@ export interface Bus {
   /** Called on every change of `up`. */
   onStatus(listener: (up: boolean) => void): void;
   close(): Promise<void>;
+  /** The store that keeps revocations beside this bus's broker for pods started later; none on the local bus. */
+  createRevocationStore?(log: Logger): RevocationStore;
 }

@@ -1,11 +1,12 @@
 import type { Server, ServerWebSocket } from 'bun';
 import { PayloadTooLargeError } from '../errors.js';
 import type { HttpRequest } from '../http/http-types.js';
-import type { Conn, Engine, EngineFrame, EngineHandler, ListenOptions, SendResult } from './engine.js';
+import type { Disconnect } from '../protocol/close-codes.js';
+import type { Conn, Engine, EngineFrame, EngineHandler, EngineOptions, ListenOptions, SendResult } from './engine.js';
 
 /** The Bun.serve engine: uWebSockets inside Bun. Translates only. */
-export function createBunEngine<Data>(): Engine<Data> {
-  return new BunEngine<Data>();
+export function createBunEngine<Data>(options: EngineOptions): Engine<Data> {
+  return new BunEngine<Data>(options);
 }
 
 interface SocketData<Data> {
@@ -33,7 +34,7 @@ class BunConn<Data> implements Conn<Data> {
     return this.closed || !this.ws ? 0 : this.ws.getBufferedAmount();
   }
 
-  end(code: number, reason: string): void {
+  end({ code, reason }: Disconnect): void {
     if (this.closed) return;
     this.closed = true;
     this.ws?.close(code, reason);
@@ -44,6 +45,8 @@ class BunEngine<Data> implements Engine<Data> {
   readonly name = 'bun';
   private server: Server<SocketData<Data>> | undefined;
   private readonly decoder = new TextDecoder();
+
+  constructor(private readonly options: EngineOptions) {}
 
   async listen(options: ListenOptions, handler: EngineHandler<Data>): Promise<{ port: number }> {
     this.server = Bun.serve<SocketData<Data>>({
@@ -70,6 +73,11 @@ class BunEngine<Data> implements Engine<Data> {
         }
         const response = await handler.http(toHttpRequest(req, url, options.maxBodyBytes));
         return new Response(response.body, { status: response.status, headers: response.headers });
+      },
+      // A handler that throws (a gateway bug): logged, and the client gets a JSON 500.
+      error: (error) => {
+        this.options.log.error({ err: error }, 'request handler failed');
+        return new Response(INTERNAL_ERROR_BODY, { status: 500, headers: { 'content-type': 'application/json' } });
       },
       websocket: {
         maxPayloadLength: options.maxPayloadLength,
@@ -115,11 +123,18 @@ class BunEngine<Data> implements Engine<Data> {
     return status > 0;
   }
 
+  fanOut(work: () => void): void {
+    // Bun.serve corks a publish's subscribers wherever it is called from.
+    work();
+  }
+
   async stop(): Promise<void> {
     await this.server?.stop(true);
     this.server = undefined;
   }
 }
+
+const INTERNAL_ERROR_BODY = '{"error":"internal_error","message":"the request failed; see the gateway log"}';
 
 function toHttpRequest(req: Request, url: URL, maxBodyBytes: number): HttpRequest {
   return {

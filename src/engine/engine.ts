@@ -5,6 +5,8 @@
  */
 
 import type { HttpRequest, HttpResponse } from '../http/http-types.js';
+import type { Logger } from '../log.js';
+import type { Disconnect } from '../protocol/close-codes.js';
 
 /** Result of a send: queued, queued past the backpressure limit, or dropped. */
 export type SendResult = 'sent' | 'backpressure' | 'dropped';
@@ -20,8 +22,8 @@ export interface Conn<Data = unknown> {
   subscribe(topic: string): void;
   /** Bytes queued for this socket and not yet written to the kernel. */
   bufferedAmount(): number;
-  /** Closes with a close frame; a no-op once closed. */
-  end(code: number, reason: string): void;
+  /** Closes with a close frame carrying the disconnect's code and reason; a no-op once closed. */
+  end(disconnect: Disconnect): void;
 }
 
 /** What an upgrade request carries, copied out of the native request before any await. */
@@ -78,9 +80,15 @@ export interface Engine<Data = unknown> {
    * Runs fan-out work (one bus message's publishes and closes) where the engine corks each
    * subscriber's writes. Work runs in call order, at once or later in the same event-loop turn:
    * uWebSockets.js defers work that arrives inside one of its own callbacks, where every
-   * subscriber's frame would cost its own syscall (NOTES.md, the cork trap). Without it, work runs at once.
+   * subscriber's frame would cost its own syscall (docs/engines.md, the cork trap); Bun runs it at once.
    */
-  fanOut?(work: () => void): void;
+  fanOut(work: () => void): void;
   /** Stops listening and closes every remaining socket at once. */
   stop(): Promise<void>;
+}
+
+/** What every engine factory takes. */
+export interface EngineOptions {
+  /** Where an engine reports what it cannot hand to the gateway (a failed handler, a broken request). */
+  log: Logger;
 }

@@ -1,7 +1,7 @@
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import { AuthError, KeysUnavailableError } from '../errors.js';
-import { clientFrameValidator, MAX_CLIENT_FRAME_BYTES, type ClientFrame } from '../protocol/client-frames.js';
-import { CloseCode } from '../protocol/close-codes.js';
+import { clientFrameValidator, MAX_CLIENT_FRAME_BYTES, pongFrame, type ClientFrame } from '../protocol/client-frames.js';
+import { Disconnect } from '../protocol/close-codes.js';
 import type { Socket } from './socket-state.js';
 
 export interface ClientFrameDeps {
@@ -20,13 +20,13 @@ export function createClientFrameHandler(deps: ClientFrameDeps) {
       // Keys unavailable says nothing about the token: the socket keeps its current one.
       if (socket.closed || error instanceof KeysUnavailableError) return;
       const reason = error instanceof AuthError ? error.message : 'token refresh failed';
-      socket.end(CloseCode.TokenExpired, `refresh refused: ${reason}`);
+      socket.end(Disconnect.refreshRefused(reason));
       return;
     }
     // The socket may have closed while the token was being verified: never touch it then.
     if (socket.closed) return;
     if (identity.userId !== socket.data.userId || identity.sessionId !== socket.data.sessionId) {
-      socket.end(CloseCode.TokenExpired, 'refresh refused: the token is for another user or session');
+      socket.end(Disconnect.RefreshForOtherIdentity);
       return;
     }
     deps.refreshExpiry(socket, identity.exp);
@@ -35,32 +35,31 @@ export function createClientFrameHandler(deps: ClientFrameDeps) {
   return function onClientFrame(socket: Socket, message: string | Uint8Array, isBinary: boolean): void {
     if (socket.closed) return;
     if (isBinary || typeof message !== 'string') {
-      socket.end(CloseCode.BadFrame, 'binary frames are not accepted');
+      socket.end(Disconnect.BinaryFrame);
       return;
     }
     if (message.length > MAX_CLIENT_FRAME_BYTES / 3 && Buffer.byteLength(message) > MAX_CLIENT_FRAME_BYTES) {
-      socket.end(CloseCode.FrameTooLarge, `client frames are limited to ${MAX_CLIENT_FRAME_BYTES} bytes`);
+      socket.end(Disconnect.frameTooLarge(MAX_CLIENT_FRAME_BYTES));
       return;
     }
     let frame: unknown;
     try {
       frame = JSON.parse(message);
     } catch {
-      socket.end(CloseCode.BadFrame, 'frame is not JSON');
+      socket.end(Disconnect.NotJson);
       return;
     }
     if (!clientFrameValidator.Check(frame)) {
       const type = (frame as { type?: unknown } | null)?.type;
       socket.end(
-        CloseCode.BadFrame,
         typeof type === 'string' && type !== 'herald.ping' && type !== 'herald.auth'
-          ? `unknown frame type ${type.slice(0, 60)}`
-          : 'malformed frame: expected herald.ping or herald.auth with a token',
+          ? Disconnect.unknownFrameType(type)
+          : Disconnect.MalformedFrame,
       );
       return;
     }
     const known = frame as ClientFrame;
-    if (known.type === 'herald.ping') socket.send(`{"type":"herald.pong","ts":${Date.now()}}`);
+    if (known.type === 'herald.ping') socket.send(pongFrame(Date.now()));
     else void refresh(socket, known.token);
   };
 }

@@ -6,10 +6,11 @@ import {
   BusFormatError,
   decodeBusMessage,
   MessageKind,
+  type BusMessage,
   type EventHeader,
   type SessionOpenedHeader,
 } from '../protocol/bus-format.js';
-import { CloseCode } from '../protocol/close-codes.js';
+import { Disconnect } from '../protocol/close-codes.js';
 import type { Hub } from './hub.js';
 import type { Socket, SocketState } from './socket-state.js';
 
@@ -55,7 +56,7 @@ export function createRouter(deps: RouterDeps): (msg: Uint8Array) => void {
     for (const socket of sockets) {
       if (!socket.closed && socket.bufferedAmount() > maxBackpressure) {
         metrics.slowConsumers.inc();
-        socket.end(CloseCode.SlowConsumer, 'slow consumer: send buffer over the limit');
+        socket.end(Disconnect.SlowConsumer);
       }
     }
   }
@@ -64,13 +65,11 @@ export function createRouter(deps: RouterDeps): (msg: Uint8Array) => void {
     revocations.revoke(userId, revokedAt);
     const user = hub.user(userId);
     if (!user) return;
-    for (const socket of [...user.sockets]) {
-      socket.end(CloseCode.UserInvalidated, 'every session of this user was invalidated');
-    }
+    for (const socket of [...user.sockets]) socket.end(Disconnect.UserInvalidated);
   }
 
   function disconnectSession(sessionId: string): void {
-    hub.session(sessionId)?.end(CloseCode.SessionClosed, 'session closed by the backend');
+    hub.session(sessionId)?.end(Disconnect.SessionClosed);
   }
 
   /**
@@ -87,19 +86,11 @@ export function createRouter(deps: RouterDeps): (msg: Uint8Array) => void {
       return;
     }
     if (local.data.announced) {
-      local.end(CloseCode.Replaced, 'replaced by a newer socket of this session');
+      local.end(Disconnect.Replaced);
     }
   }
 
-  return function route(msg: Uint8Array): void {
-    let decoded;
-    try {
-      decoded = decodeBusMessage(msg);
-    } catch (error) {
-      metrics.busMessagesRejected.inc();
-      log.warn({ err: error instanceof BusFormatError ? error.message : error }, 'unreadable bus message dropped');
-      return;
-    }
+  function dispatch(decoded: BusMessage): void {
     switch (decoded.kind) {
       case MessageKind.Event:
         return deliverEvent(decoded.header, decoded.frame);
@@ -109,6 +100,25 @@ export function createRouter(deps: RouterDeps): (msg: Uint8Array) => void {
         return disconnectSession(decoded.header.sessionId);
       case MessageKind.SessionOpened:
         return sessionOpened(decoded.header);
+    }
+  }
+
+  /** The entry point: every bus message a pod receives goes through here, and it never throws. */
+  return function routeBusMessage(msg: Uint8Array): void {
+    let decoded;
+    try {
+      decoded = decodeBusMessage(msg);
+    } catch (error) {
+      metrics.busMessagesRejected.inc();
+      log.warn({ err: error instanceof BusFormatError ? error.message : error }, 'unreadable bus message dropped');
+      return;
+    }
+    try {
+      dispatch(decoded);
+    } catch (error) {
+      // A bug here costs this message on this pod, never the bus subscription or the process.
+      metrics.routeFailures.inc();
+      log.error({ err: error, kind: decoded.kind }, 'a bus message could not be routed');
     }
   };
 }

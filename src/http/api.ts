@@ -1,22 +1,17 @@
 import { timingSafeEqual } from 'node:crypto';
-import { BusUnavailableError, MessageTooLargeError, PayloadTooLargeError } from '../errors.js';
+import type { Emitter } from '../emitter.js';
+import { BusUnavailableError, InvalidIdError, MessageTooLargeError, PayloadTooLargeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { IdString } from '../protocol/event.js';
 import { InvalidEventError } from '../protocol/validation-error.js';
 import { json, jsonError, type HttpRequest, type HttpResponse } from './http-types.js';
 
-/** What the HTTP API needs of a gateway. */
-export interface GatewayApi {
-  readonly ready: boolean;
-  readonly metrics: Metrics;
-  emit(body: unknown): Promise<string[]>;
-  disconnectUser(userId: string): Promise<void>;
-  disconnectSession(sessionId: string): Promise<void>;
-}
-
 export interface HttpApiDeps {
-  gateway: GatewayApi;
+  /** The pod's one emit path. */
+  emitter: Pick<Emitter, 'emit' | 'disconnectUser' | 'disconnectSession'>;
+  metrics: Metrics;
+  /** /readyz: the bus is up, revocations are loaded and the pod is not draining. */
+  isReady(): boolean;
   publishToken: string | undefined;
   log: Logger;
 }
@@ -27,7 +22,7 @@ const SESSION_DISCONNECT = /^\/v1\/sessions\/([^/]+)\/disconnect$/;
 
 /** The publisher API (§2) and the probes (§5). Errors become statuses here and only here. */
 export function createHttpApi(deps: HttpApiDeps): (request: HttpRequest) => Promise<HttpResponse> {
-  const { gateway, log } = deps;
+  const { emitter, log } = deps;
   const expectedToken = deps.publishToken ? Buffer.from(deps.publishToken) : undefined;
 
   function authorized(request: HttpRequest): boolean {
@@ -41,10 +36,10 @@ export function createHttpApi(deps: HttpApiDeps): (request: HttpRequest) => Prom
     const { method, path } = request;
     if (path === '/healthz') return json(200, { status: 'ok' });
     if (path === '/readyz') {
-      return gateway.ready ? json(200, { status: 'ready' }) : json(503, { status: 'not_ready' });
+      return deps.isReady() ? json(200, { status: 'ready' }) : json(503, { status: 'not_ready' });
     }
     if (path === '/metrics') {
-      const registry = gateway.metrics.registry;
+      const registry = deps.metrics.registry;
       return { status: 200, headers: { 'content-type': registry.contentType }, body: await registry.metrics() };
     }
     if (!path.startsWith('/v1/')) return jsonError(404, 'not_found', `no route for ${path}`);
@@ -57,11 +52,8 @@ export function createHttpApi(deps: HttpApiDeps): (request: HttpRequest) => Prom
 
     if (path === '/v1/events') return publish(request);
     const id = decodeId((userMatch ?? sessionMatch)![1]!);
-    if (id === undefined) {
-      return json(400, { error: 'invalid_id', message: `the id must be 1–${IdString.maxLength} characters` });
-    }
-    if (userMatch) await gateway.disconnectUser(id);
-    else await gateway.disconnectSession(id);
+    if (userMatch) await emitter.disconnectUser(id);
+    else await emitter.disconnectSession(id);
     return json(202, { accepted: true });
   }
 
@@ -77,7 +69,7 @@ export function createHttpApi(deps: HttpApiDeps): (request: HttpRequest) => Prom
     } catch (error) {
       return jsonError(415, 'not_json', `the body is not JSON: ${(error as Error).message}`);
     }
-    const ids = await gateway.emit(body);
+    const ids = await emitter.emit(body);
     return json(202, { ids });
   }
 
@@ -86,6 +78,7 @@ export function createHttpApi(deps: HttpApiDeps): (request: HttpRequest) => Prom
       return await route(request);
     } catch (error) {
       if (error instanceof InvalidEventError) return json(400, { error: 'invalid_event', details: error.details });
+      if (error instanceof InvalidIdError) return jsonError(400, 'invalid_id', error.message);
       if (error instanceof PayloadTooLargeError) return jsonError(413, 'payload_too_large', 'the body is over 1 MiB');
       if (error instanceof MessageTooLargeError) return jsonError(413, 'payload_too_large', `${error.message}: nothing was published`);
       if (error instanceof BusUnavailableError) return jsonError(503, 'bus_unavailable', `${error.message}: nothing was published`);
@@ -95,12 +88,11 @@ export function createHttpApi(deps: HttpApiDeps): (request: HttpRequest) => Prom
   };
 }
 
-function decodeId(raw: string): string | undefined {
-  let id: string;
+/** A path parameter as the id it encodes; the emitter checks what an id may be. */
+function decodeId(raw: string): string {
   try {
-    id = decodeURIComponent(raw);
+    return decodeURIComponent(raw);
   } catch {
-    return undefined;
+    throw new InvalidIdError(`the id in the path is not valid percent-encoding`);
   }
-  return id.length >= 1 && id.length <= (IdString.maxLength ?? 128) ? id : undefined;
 }

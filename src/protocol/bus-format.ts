@@ -53,6 +53,14 @@ export const SessionOpenedHeader = Type.Object({
 });
 export type SessionOpenedHeader = Static<typeof SessionOpenedHeader>;
 
+/** The header each kind carries: encodeBusMessage takes only the header that matches its kind. */
+export interface HeaderOf {
+  [MessageKind.Event]: EventHeader;
+  [MessageKind.DisconnectUser]: DisconnectUserHeader;
+  [MessageKind.DisconnectSession]: DisconnectSessionHeader;
+  [MessageKind.SessionOpened]: SessionOpenedHeader;
+}
+
 export type BusMessage =
   | { kind: typeof MessageKind.Event; header: EventHeader; frame: Uint8Array }
   | { kind: typeof MessageKind.DisconnectUser; header: DisconnectUserHeader }
@@ -74,7 +82,8 @@ export class BusFormatError extends Error {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-export function encodeBusMessage(kind: MessageKind, header: object, payload?: Uint8Array): Uint8Array {
+/** Any kind of message; events on the publish path go through encodeEventMessage instead. */
+export function encodeBusMessage<K extends MessageKind>(kind: K, header: HeaderOf[K], payload?: Uint8Array): Uint8Array {
   const headerBytes = encoder.encode(JSON.stringify(header));
   const out = new Uint8Array(PREAMBLE + headerBytes.length + (payload?.length ?? 0));
   out[0] = BUS_MAGIC;

@@ -16,7 +16,7 @@ export const clientFrameValidator = TypeCompiler.Compile(ClientFrame);
 /** The largest client frame the gateway reads; above it the socket closes with 1009. */
 export const MAX_CLIENT_FRAME_BYTES = 16 * 1024;
 
-/** Server → client control frames (`herald.*`). Event frames are built in event-frame.ts. */
+/** Server → client control frames (`herald.*`), built by the functions at the end of this file. Event frames are serialized by event-encoder.ts. */
 export const WelcomeFrame = Type.Object({
   type: Type.Literal('herald.welcome'),
   userId: Type.String(),
@@ -42,3 +42,17 @@ export const EventFrame = Type.Object({
 export type EventFrame = Static<typeof EventFrame>;
 
 export type ServerFrame = WelcomeFrame | PongFrame | ReconnectFrame | EventFrame;
+
+/** The first frame of every socket, sent once its subscriptions are live. */
+export function welcomeFrame(userId: string, sessionId: string, heartbeatMs: number): string {
+  return JSON.stringify({ type: 'herald.welcome', userId, sessionId, heartbeatMs } satisfies WelcomeFrame);
+}
+
+export function pongFrame(ts: number): string {
+  return `{"type":"herald.pong","ts":${ts}}`;
+}
+
+/** Asks the client to leave (a draining pod) and come back after `afterMs`. */
+export function reconnectFrame(afterMs: number): string {
+  return `{"type":"herald.reconnect","afterMs":${afterMs}}`;
+}

@@ -1,9 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { DefaultErrorFunction, SetErrorFunction } from '@sinclair/typebox/errors';
-
-// A schema may carry `errorMessage`, said to publishers instead of typebox's generic text.
-SetErrorFunction((error) => (error.schema as { errorMessage?: string }).errorMessage ?? DefaultErrorFunction(error));
 
 export const MAX_BATCH_EVENTS = 1000;
 export const MAX_CONTENT_BYTES = 64 * 1024;
@@ -12,7 +8,10 @@ export const TARGET_USERS_RULE = `targetUsers must hold 1–${MAX_TARGET_USERS} 
 /** Same limits as the `sub` and `sid` claims, so every addressable id is a valid target. */
 export const IdString = Type.String({ minLength: 1, maxLength: 128 });
 
-/** An event as a publisher sends it (HTTP body, embedded API, publisher client). */
+/**
+ * An event as a publisher sends it (HTTP body, embedded API, publisher client). A schema may
+ * carry `errorMessage`: event-encoder.ts says it to publishers instead of typebox's generic text.
+ */
 export const PublishEvent = Type.Object(
   {
     type: Type.String({

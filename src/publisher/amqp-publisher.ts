@@ -1,7 +1,8 @@
-import { AmqpRevocationStore, revocationStreamFor } from '../auth/amqp-revocation-store.js';
-import { AmqpBus } from '../bus/amqp.js';
+import { createAmqpBackend } from '../bus/amqp/amqp-backend.js';
+import { DEFAULT_AMQP_EXCHANGE, DEFAULT_AMQP_URL } from '../config.js';
 import { createLogger, type Logger } from '../log.js';
-import { HeraldPublisher, type HeraldPublisherOptions } from './publisher.js';
+import { connectPublisher } from './connect-publisher.js';
+import type { HeraldPublisher, HeraldPublisherOptions } from './publisher.js';
 
 export interface AmqpPublisherOptions extends Pick<HeraldPublisherOptions, 'maxTokenLifetimeMs'> {
   /** The gateway's HERALD_AMQP_URL; default `amqp://guest:guest@127.0.0.1:5672`. */
@@ -14,23 +15,16 @@ export interface AmqpPublisherOptions extends Pick<HeraldPublisherOptions, 'maxT
 
 /**
  * A publisher on the gateways' AMQP fanout exchange: it publishes only (no queue), reconnects
- * by itself with backoff, and appends user revocations to the same RabbitMQ stream as the pods. Rejects with BusUnavailableError when the first
- * connection fails.
+ * by itself with backoff, and appends user revocations to the same RabbitMQ stream as the pods.
+ * Rejects with BusUnavailableError when the first connection fails.
  */
-export async function connectAmqpPublisher(options: AmqpPublisherOptions = {}): Promise<HeraldPublisher> {
+export function connectAmqpPublisher(options: AmqpPublisherOptions = {}): Promise<HeraldPublisher> {
   const log = options.log ?? createLogger('warn', { component: 'publisher' });
-  const url = options.url ?? 'amqp://guest:guest@127.0.0.1:5672';
-  const exchange = options.exchange ?? 'herald.events';
-  const bus = new AmqpBus({
-    url,
-    exchange,
+  const backend = createAmqpBackend({
+    config: { amqpUrl: options.url ?? DEFAULT_AMQP_URL, amqpExchange: options.exchange ?? DEFAULT_AMQP_EXCHANGE },
     log,
     publishOnly: true,
-    connectionName: 'herald-publisher',
+    clientName: 'herald-publisher',
   });
-  await bus.start(() => {});
-  return new HeraldPublisher(bus, {
-    revocationStore: new AmqpRevocationStore({ url, stream: revocationStreamFor(exchange), log }),
-    maxTokenLifetimeMs: options.maxTokenLifetimeMs,
-  });
+  return connectPublisher(backend, options);
 }

@@ -2,8 +2,8 @@
 export { HeraldPublisher, type HeraldPublisherOptions } from './publisher.js';
 export { connectNatsPublisher, type NatsPublisherOptions } from './nats-publisher.js';
 export { connectAmqpPublisher, type AmqpPublisherOptions } from './amqp-publisher.js';
-export { encodeEvents, type EncodedEvents } from './event-encoder.js';
+export { encodeEvents, type EncodedEvents } from '../protocol/event-encoder.js';
 export type { Bus } from '../bus/bus.js';
 export type { PublishEvent } from '../protocol/event.js';
-export { BusUnavailableError } from '../errors.js';
+export { BusUnavailableError, InvalidIdError } from '../errors.js';
 export { InvalidEventError, type EventProblem } from '../protocol/validation-error.js';

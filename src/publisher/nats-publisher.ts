@@ -1,7 +1,8 @@
-import { NatsRevocationStore } from '../auth/nats-revocation-store.js';
-import { NatsBus } from '../bus/nats.js';
+import { createNatsBackend } from '../bus/nats/nats-backend.js';
+import { DEFAULT_NATS_SUBJECT } from '../config.js';
 import { createLogger, type Logger } from '../log.js';
-import { HeraldPublisher, type HeraldPublisherOptions } from './publisher.js';
+import { connectPublisher } from './connect-publisher.js';
+import type { HeraldPublisher, HeraldPublisherOptions } from './publisher.js';
 
 export interface NatsPublisherOptions extends Pick<HeraldPublisherOptions, 'maxTokenLifetimeMs'> {
   /** The gateway's HERALD_NATS_URL, as a list. */
@@ -16,18 +17,13 @@ export interface NatsPublisherOptions extends Pick<HeraldPublisherOptions, 'maxT
  * A publisher on the gateways' NATS subject: it publishes only (no subscription), reconnects
  * by itself, and stores user revocations in the same JetStream bucket as the pods.
  */
-export async function connectNatsPublisher(options: NatsPublisherOptions): Promise<HeraldPublisher> {
+export function connectNatsPublisher(options: NatsPublisherOptions): Promise<HeraldPublisher> {
   const log = options.log ?? createLogger('warn', { component: 'publisher' });
-  const bus = new NatsBus({
-    servers: options.servers,
-    subject: options.subject ?? 'herald.events',
+  const backend = createNatsBackend({
+    config: { natsServers: options.servers, natsSubject: options.subject ?? DEFAULT_NATS_SUBJECT },
     log,
-    name: 'herald-publisher',
     publishOnly: true,
+    clientName: 'herald-publisher',
   });
-  await bus.start(() => {});
-  return new HeraldPublisher(bus, {
-    revocationStore: new NatsRevocationStore({ bus, log }),
-    maxTokenLifetimeMs: options.maxTokenLifetimeMs,
-  });
+  return connectPublisher(backend, options);
 }

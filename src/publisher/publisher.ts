@@ -1,13 +1,11 @@
+import { MIN_REVOCATION_KEEP_MS } from '../auth/revocations.js';
 import type { RevocationStore } from '../auth/revocation-store.js';
 import type { Bus } from '../bus/bus.js';
-import { publishAll } from '../bus/publish-all.js';
-import { MIN_REVOCATION_KEEP_MS } from '../auth/revocations.js';
-import { encodeBusMessage, MessageKind } from '../protocol/bus-format.js';
+import { Emitter } from '../emitter.js';
 import type { PublishEvent } from '../protocol/event.js';
-import { encodeEvents } from './event-encoder.js';
 
 export interface HeraldPublisherOptions {
-  /** Where user revocations are kept for pods started later (the NATS factory passes its KV store). */
+  /** Where user revocations are kept for pods started later (the broker factories pass theirs). */
   revocationStore?: RevocationStore;
   /** The longest lifetime of your client tokens: how long a revocation must be kept. Default a day, as the gateway's. */
   maxTokenLifetimeMs?: number;
@@ -20,15 +18,16 @@ export interface HeraldPublisherOptions {
  * BusUnavailableError means nothing was published. Works over any started Bus.
  */
 export class HeraldPublisher {
+  private readonly emitter: Emitter;
   private readonly revocationStore: RevocationStore | undefined;
-  private readonly maxTokenLifetimeMs: number;
 
   constructor(
     private readonly bus: Bus,
     options: HeraldPublisherOptions = {},
   ) {
     this.revocationStore = options.revocationStore;
-    this.maxTokenLifetimeMs = Math.max(options.maxTokenLifetimeMs ?? 0, MIN_REVOCATION_KEEP_MS);
+    const keepMs = Math.max(options.maxTokenLifetimeMs ?? 0, MIN_REVOCATION_KEEP_MS);
+    this.emitter = new Emitter({ bus, revocationStore: options.revocationStore, revocationKeepMs: () => keepMs });
   }
 
   /** False while the broker is unreachable: calls then reject with BusUnavailableError. */
@@ -41,38 +40,22 @@ export class HeraldPublisher {
   }
 
   /** One event or a batch of up to 1000; resolves with their ids in order. */
-  async emit(events: PublishEvent | PublishEvent[]): Promise<string[]> {
-    const { ids, messages } = encodeEvents(events);
-    await this.publishAll(messages);
-    return ids;
+  emit(events: PublishEvent | PublishEvent[]): Promise<string[]> {
+    return this.emitter.emit(events);
   }
 
   /** Closes every socket of the user on every pod (4003) and revokes the tokens issued before now. */
-  async disconnectUser(userId: string): Promise<void> {
-    checkId(userId, 'userId');
-    const revokedAt = Date.now();
-    await this.revocationStore?.record(userId, revokedAt, this.maxTokenLifetimeMs);
-    await this.publishAll([encodeBusMessage(MessageKind.DisconnectUser, { userId, revokedAt })]);
+  disconnectUser(userId: string): Promise<void> {
+    return this.emitter.disconnectUser(userId);
   }
 
   /** Closes the session's socket, wherever it is, with 1000. */
-  async disconnectSession(sessionId: string): Promise<void> {
-    checkId(sessionId, 'sessionId');
-    await this.publishAll([encodeBusMessage(MessageKind.DisconnectSession, { sessionId })]);
+  disconnectSession(sessionId: string): Promise<void> {
+    return this.emitter.disconnectSession(sessionId);
   }
 
   async close(): Promise<void> {
     await this.revocationStore?.close();
     await this.bus.close();
-  }
-
-  private publishAll(messages: Uint8Array[]): Promise<void> {
-    return publishAll(this.bus, messages);
-  }
-}
-
-function checkId(id: string, what: string): void {
-  if (typeof id !== 'string' || id.length < 1 || id.length > 128) {
-    throw new TypeError(`${what} must be a string of 1–128 characters`);
   }
 }

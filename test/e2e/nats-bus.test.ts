@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { NatsRevocationStore } from '../../src/auth/nats-revocation-store.js';
+import { NatsRevocationStore } from '../../src/bus/nats/nats-revocation-store.js';
 import { Revocations } from '../../src/auth/revocations.js';
-import { NatsBus } from '../../src/bus/nats.js';
+import { NatsBus } from '../../src/bus/nats/nats-bus.js';
 import { BusUnavailableError, MessageTooLargeError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { runBusContractCases } from './bus.case.js';

@@ -34,7 +34,7 @@ describe('bus format v1', () => {
   it.each([
     ['a message without the magic byte', () => Uint8Array.from([0, 1, 1, 0, 0, 0, 0])],
     ['a future version', () => Uint8Array.from([0x48, 2, 1, 0, 0, 0, 2, 123, 125])],
-    ['an unknown kind', () => encodeBusMessage(9 as never, {})],
+    ['an unknown kind', () => encodeBusMessage(9 as never, {} as never)],
     ['a header length past the end', () => Uint8Array.from([0x48, 1, 1, 0, 0, 1, 0, 123])],
     ['a header that is not JSON', () => Uint8Array.from([0x48, 1, 3, 0, 0, 0, 1, 0x7b])],
     ['a header with a bad field', () => encodeBusMessage(MessageKind.Event, { ...header, targetUsers: [] }, frame)],

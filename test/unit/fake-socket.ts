@@ -11,7 +11,7 @@ export function fakeSocket(userId: string, sessionId: string): FakeSocket {
     send: () => 'sent',
     subscribe: () => {},
     bufferedAmount: () => 0,
-    end: (code) => {
+    end: ({ code }) => {
       if (socket.closed) return;
       (socket as { closed: boolean }).closed = true;
       socket.endedWith = code;

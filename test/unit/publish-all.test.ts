@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Bus } from '../../src/bus/bus.js';
-import { publishAll } from '../../src/bus/publish-all.js';
+import { publishAll } from '../../src/emitter.js';
 import { BusUnavailableError, MessageTooLargeError } from '../../src/errors.js';
 
 function recordingBus(options: { up?: boolean; maxMessageBytes?: number } = {}) {

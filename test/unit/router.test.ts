@@ -7,7 +7,7 @@ import type { Socket, SocketState } from '../../src/gateway/socket-state.js';
 import { fakeSocket } from './fake-socket.js';
 import { createLogger } from '../../src/log.js';
 import { createMetrics } from '../../src/metrics.js';
-import { encodeEvents } from '../../src/publisher/event-encoder.js';
+import { encodeEvents } from '../../src/protocol/event-encoder.js';
 import { encodeBusMessage, MessageKind } from '../../src/protocol/bus-format.js';
 
 /** A recording engine: the router's only output is what it asks the engine to do. */
@@ -25,6 +25,7 @@ function recordingEngine() {
       published.push({ topic, frame, from });
       return true;
     },
+    fanOut: (work) => work(),
     stop: async () => {},
   };
   return { engine, prepared, published };

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import amqplib from 'amqplib';
-import { revocationStreamFor } from '../../../src/auth/amqp-revocation-store.js';
+import { revocationStreamFor } from '../../../src/bus/amqp/amqp-revocation-store.js';
 
 /**
  * The shared RabbitMQ for tests (HERALD_AMQP_URL, default the local one), driven with

@@ -1,7 +1,9 @@
 import { connect, type NatsConnection, type Status, type Subscription } from '@nats-io/transport-node';
-import { BusUnavailableError, MessageTooLargeError } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { Bus } from './bus.js';
+import { BusUnavailableError, MessageTooLargeError } from '../../errors.js';
+import type { RevocationStore } from '../../auth/revocation-store.js';
+import type { Logger } from '../../log.js';
+import type { Bus } from '../bus.js';
+import { NatsRevocationStore } from './nats-revocation-store.js';
 
 export interface NatsBusOptions {
   /** One URL or the URLs of a cluster; the client also learns the cluster's other nodes from the server. */
@@ -42,6 +44,10 @@ export class NatsBus implements Bus {
 
   get maxMessageBytes(): number | undefined {
     return this.nc?.info?.max_payload;
+  }
+
+  createRevocationStore(log: Logger): RevocationStore {
+    return new NatsRevocationStore({ bus: this, log });
   }
 
   /** The live connection, for services that share it (the revocation store). */
@@ -89,11 +95,7 @@ export class NatsBus implements Bus {
           log.error({ err: error, subject }, 'NATS subscription error');
           return;
         }
-        try {
-          onMessage(msg.data);
-        } catch (routeError) {
-          log.error({ err: routeError }, 'a bus message could not be routed');
-        }
+        onMessage(msg.data);
       },
     });
   }

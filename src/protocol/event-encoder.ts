@@ -1,14 +1,14 @@
 import type { TypeCheck } from '@sinclair/typebox/compiler';
 import { uuidv7 } from 'uuidv7';
-import { encodeEventMessage } from '../protocol/bus-format.js';
+import { encodeEventMessage } from './bus-format.js';
 import {
   MAX_CONTENT_BYTES,
   TARGET_USERS_RULE,
   publishBatchValidator,
   publishEventValidator,
   type PublishEvent,
-} from '../protocol/event.js';
-import { InvalidEventError, type EventProblem } from '../protocol/validation-error.js';
+} from './event.js';
+import { InvalidEventError, type EventProblem } from './validation-error.js';
 
 const MAX_REPORTED_PROBLEMS = 20;
 const encoder = new TextEncoder();
@@ -84,10 +84,11 @@ function collectProblems(validator: TypeCheck<any>, body: unknown): EventProblem
   const seen = new Set<string>();
   for (const error of validator.Errors(body)) {
     // A union reports each branch; the deepest, first error per path is the useful one.
-    const key = `${error.path}\u0000${error.message}`;
+    const message = (error.schema as { errorMessage?: string }).errorMessage ?? error.message;
+    const key = `${error.path}\u0000${message}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    problems.push({ path: error.path, message: error.message });
+    problems.push({ path: error.path, message });
     if (problems.length >= MAX_REPORTED_PROBLEMS) break;
   }
   return problems.length > 0 ? problems : [{ path: '', message: 'invalid event' }];

@@ -1,7 +1,9 @@
 import amqplib, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
-import { BusUnavailableError } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { Bus } from './bus.js';
+import { BusUnavailableError } from '../../errors.js';
+import type { RevocationStore } from '../../auth/revocation-store.js';
+import type { Logger } from '../../log.js';
+import type { Bus } from '../bus.js';
+import { AmqpRevocationStore, revocationStreamFor } from './amqp-revocation-store.js';
 
 export interface AmqpBusOptions {
   /** amqp:// or amqps:// URL of the broker (HERALD_AMQP_URL). */
@@ -56,13 +58,8 @@ export class AmqpBus implements Bus {
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
   }
 
-  /** The broker and exchange, for services that use the same broker (the revocation store). */
-  get url(): string {
-    return this.options.url;
-  }
-
-  get exchange(): string {
-    return this.options.exchange;
+  createRevocationStore(log: Logger): RevocationStore {
+    return new AmqpRevocationStore({ url: this.options.url, stream: revocationStreamFor(this.options.exchange), log });
   }
 
   get up(): boolean {
@@ -179,11 +176,7 @@ export class AmqpBus implements Bus {
       this.live?.connection.close().catch(() => {});
       return;
     }
-    try {
-      this.onMessage(msg.content);
-    } catch (error) {
-      this.options.log.error({ err: error }, 'a bus message could not be routed');
-    }
+    this.onMessage(msg.content);
   }
 
   private drained(live: Live): Promise<void> {

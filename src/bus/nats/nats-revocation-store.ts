@@ -1,11 +1,12 @@
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
 import type { QueuedIterator } from '@nats-io/transport-node';
-import type { NatsBus } from '../bus/nats.js';
-import { BusUnavailableError } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { RevocationStore } from './revocation-store.js';
-import type { Revocations } from './revocations.js';
+import type { RevocationStore } from '../../auth/revocation-store.js';
+import type { Revocations } from '../../auth/revocations.js';
+import { BusUnavailableError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { restartLater, retryUntilDone } from '../retry.js';
+import type { NatsBus } from './nats-bus.js';
 
 export const DEFAULT_REVOCATION_BUCKET = 'herald_revocations';
 
@@ -46,24 +47,29 @@ export class NatsRevocationStore implements RevocationStore {
     this.bucket = options.bucket ?? DEFAULT_REVOCATION_BUCKET;
   }
 
+  private get retryMs(): number {
+    return this.options.retryMs ?? 2_000;
+  }
+
   async start(table: Revocations): Promise<void> {
     const { log } = this.options;
-    const retryMs = this.options.retryMs ?? 2_000;
-    for (let attempt = 1; !this.closed; attempt++) {
-      try {
+    await retryUntilDone(
+      async () => {
         await this.open(table.keepMs);
         await this.follow(table);
         log.info({ bucket: this.bucket, revocations: table.size, ttlMs: this.ttlMs }, 'revocations loaded');
-        return;
-      } catch (error) {
+      },
+      {
+        retryMs: this.retryMs,
+        stopped: () => this.closed,
         // Not ready until loaded: a pod that cannot know old revocations must not accept sockets.
-        log.error(
-          { err: error, bucket: this.bucket, attempt },
-          'cannot load revocations from JetStream (is nats-server running with -js?); retrying',
-        );
-        await sleep(retryMs);
-      }
-    }
+        onFailure: (error, attempt) =>
+          log.error(
+            { err: error, bucket: this.bucket, attempt },
+            'cannot load revocations from JetStream (is nats-server running with -js?); retrying',
+          ),
+      },
+    );
   }
 
   async record(userId: string, revokedAtMs: number, keepMs: number): Promise<void> {
@@ -126,8 +132,7 @@ export class NatsRevocationStore implements RevocationStore {
       // The watcher ended without close(): the consumer is gone. Resume after the last entry seen.
       if (!this.closed) {
         this.options.log.warn({ bucket: this.bucket }, 'revocation watcher ended; restarting it');
-        await sleep(this.options.retryMs ?? 2_000);
-        if (!this.closed) void this.start(table);
+        restartLater(() => this.start(table), { retryMs: this.retryMs, stopped: () => this.closed });
       }
     })();
     await ready;
@@ -156,8 +161,4 @@ export class NatsRevocationStore implements RevocationStore {
 /** KV keys allow [-/_=.A-Za-z0-9]; user ids may hold anything, so the key is their base64url. */
 function keyOf(userId: string): string {
   return Buffer.from(userId, 'utf8').toString('base64url');
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref?.());
 }

@@ -1,9 +1,10 @@
 import amqplib, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
 import { randomUUID } from 'node:crypto';
-import { BusUnavailableError } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { RevocationStore } from './revocation-store.js';
-import type { Revocations } from './revocations.js';
+import type { RevocationStore } from '../../auth/revocation-store.js';
+import type { Revocations } from '../../auth/revocations.js';
+import { BusUnavailableError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { restartLater, retryUntilDone } from '../retry.js';
 
 /** The stream that goes with a fanout exchange: `herald.events` keeps its revocations in `herald.events.revocations`. */
 export function revocationStreamFor(exchange: string): string {
@@ -53,19 +54,25 @@ export class AmqpRevocationStore implements RevocationStore {
     this.stream = options.stream;
   }
 
+  private get retryMs(): number {
+    return this.options.retryMs ?? 2_000;
+  }
+
   async start(table: Revocations): Promise<void> {
     const { log } = this.options;
-    for (let attempt = 1; !this.closed; attempt++) {
-      try {
+    await retryUntilDone(
+      async () => {
         await this.follow(table);
         log.info({ stream: this.stream, revocations: table.size }, 'revocations loaded');
-        return;
-      } catch (error) {
+      },
+      {
+        retryMs: this.retryMs,
+        stopped: () => this.closed,
         // Not ready until loaded: a pod that cannot know old revocations must not accept sockets.
-        log.error({ err: error, stream: this.stream, attempt }, 'cannot load revocations from RabbitMQ; retrying');
-        await sleep(this.options.retryMs ?? 2_000);
-      }
-    }
+        onFailure: (error, attempt) =>
+          log.error({ err: error, stream: this.stream, attempt }, 'cannot load revocations from RabbitMQ; retrying'),
+      },
+    );
   }
 
   async record(userId: string, revokedAtMs: number, keepMs: number): Promise<void> {
@@ -123,8 +130,7 @@ export class AmqpRevocationStore implements RevocationStore {
     }
     // Later losses of the connection: follow again from the start (revoking twice is harmless).
     reader.once('close', () => {
-      if (this.closed) return;
-      void sleep(this.options.retryMs ?? 2_000).then(() => (this.closed ? undefined : this.start(table)));
+      if (!this.closed) restartLater(() => this.start(table), { retryMs: this.retryMs, stopped: () => this.closed });
     });
   }
 
@@ -191,8 +197,4 @@ function append(writer: ConfirmChannel, stream: string, body: Buffer, options: a
   return new Promise((resolve, reject) => {
     writer.publish('', stream, body, { ...options, persistent: true }, (error) => (error ? reject(error) : resolve()));
   });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

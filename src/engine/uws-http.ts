@@ -1,0 +1,145 @@
+import { STATUS_CODES } from 'node:http';
+import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse } from 'uWebSockets.js';
+import { PayloadTooLargeError } from '../errors.js';
+import type { HttpRequest, HttpResponse } from '../http/http-types.js';
+import type { Logger } from '../log.js';
+
+export const INTERNAL_ERROR_BODY = '{"error":"internal_error","message":"the request failed; see the gateway log"}';
+
+export interface UwsHttpBridge {
+  maxBodyBytes: number;
+  log: Logger;
+  /** Tells the callback gate that a uWebSockets.js callback (abort, body chunk) is running. */
+  enteredCallback(): void;
+}
+
+/**
+ * Plain HTTP on uWebSockets.js: copies the native request into the neutral HttpRequest before
+ * its callback returns, runs the handler, and writes the answer unless the client went away.
+ */
+export function serveHttp(
+  res: UwsResponse,
+  req: UwsRequest,
+  handle: (request: HttpRequest) => Promise<HttpResponse>,
+  bridge: UwsHttpBridge,
+): void {
+  const method = req.getCaseSensitiveMethod();
+  const path = req.getUrl();
+  const headers = copyHeaders(req);
+  // uWebSockets.js delivers the body only to a reader attached before this callback returns.
+  const body = new BodyReader(res, Number(headers.get('content-length') ?? '0'), bridge.maxBodyBytes, () =>
+    bridge.enteredCallback(),
+  );
+  // After an abort the body never completes and nothing is written: the handler's work is dropped.
+  let aborted = false;
+  res.onAborted(() => {
+    bridge.enteredCallback();
+    aborted = true;
+  });
+  const request: HttpRequest = {
+    method,
+    path,
+    header: (name) => headers.get(name.toLowerCase()),
+    body: () => body.read(),
+  };
+  handle(request).then(
+    (response: HttpResponse) => {
+      if (aborted) return;
+      res.cork(() => writeResponse(res, response.status, response.headers, response.body, body.mustClose));
+    },
+    (error: unknown) => {
+      bridge.log.error({ err: error, path }, 'http handler failed');
+      if (aborted) return;
+      res.cork(() => writeResponse(res, 500, { 'content-type': 'application/json' }, INTERNAL_ERROR_BODY, true));
+    },
+  );
+}
+
+/**
+ * Reads a request body as uWebSockets.js streams it. A body over the limit is read to its end
+ * and dropped (so the client sees the 413); one over four times the limit is cut at once and
+ * the connection closes after the answer, like Bun.serve's `maxRequestBodySize`.
+ */
+class BodyReader {
+  mustClose = false;
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private done = false;
+  private failure: Error | undefined;
+  private waiter: { resolve: (body: Uint8Array) => void; reject: (error: Error) => void } | undefined;
+
+  constructor(
+    res: UwsResponse,
+    declared: number,
+    private readonly limit: number,
+    onCallback: () => void,
+  ) {
+    if (declared > limit * 4) this.cut();
+    res.onData((chunk, isLast) => {
+      onCallback();
+      if (this.done) return;
+      this.size += chunk.byteLength;
+      if (this.size > limit * 4) this.cut();
+      else {
+        // The chunk's memory is reused once this callback returns: copy what is kept.
+        if (this.size <= limit) this.chunks.push(Buffer.from(chunk.slice(0)));
+        if (isLast) this.finish();
+      }
+    });
+  }
+
+  read(): Promise<Uint8Array> {
+    if (this.done) return this.settled();
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+    });
+  }
+
+  private cut(): void {
+    this.mustClose = true;
+    this.fail(new PayloadTooLargeError(`body over ${this.limit} bytes`));
+  }
+
+  private finish(): void {
+    if (this.size > this.limit) this.fail(new PayloadTooLargeError(`body over ${this.limit} bytes`));
+    else this.settle();
+  }
+
+  private fail(error: Error): void {
+    if (this.done) return;
+    this.failure = error;
+    this.chunks.length = 0;
+    this.settle();
+  }
+
+  private settle(): void {
+    this.done = true;
+    if (this.waiter) this.settled().then(this.waiter.resolve, this.waiter.reject);
+  }
+
+  private settled(): Promise<Uint8Array> {
+    return this.failure ? Promise.reject(this.failure) : Promise.resolve(Buffer.concat(this.chunks, this.size));
+  }
+}
+
+/** Every header of a native request, repeated ones joined with a comma. */
+export function copyHeaders(req: UwsRequest): Map<string, string> {
+  const headers = new Map<string, string>();
+  req.forEach((name, value) => {
+    const seen = headers.get(name);
+    headers.set(name, seen === undefined ? value : `${seen}, ${value}`);
+  });
+  return headers;
+}
+
+export function writeResponse(
+  res: UwsResponse,
+  status: number,
+  headers: Record<string, string> | undefined,
+  body: string,
+  closeConnection: boolean,
+): void {
+  res.writeStatus(`${status} ${STATUS_CODES[status] ?? ''}`);
+  if (headers) for (const name in headers) res.writeHeader(name, headers[name]!);
+  res.end(body, closeConnection);
+}
