@@ -27,6 +27,11 @@ export const Env = Type.Object({
   HERALD_MAX_BACKPRESSURE: Type.Optional(Integer('a byte count')),
   HERALD_IDLE_TIMEOUT_S: Type.Optional(Integer('seconds')),
   HERALD_DRAIN_TIMEOUT_MS: Type.Optional(Integer('milliseconds')),
+  HERALD_RECOVERY_WINDOW_S: Type.Optional(Integer('seconds (0 turns recovery off)')),
+  HERALD_RECOVERY_MAX_BYTES: Type.Optional(Integer('a byte count')),
+  HERALD_NATS_STREAM: Type.Optional(
+    Type.String({ pattern: '^[^\\s.*>/\\\\]{1,32}$', description: 'a JetStream stream name (1–32 characters, no spaces, ".", "*", ">" or slashes)' }),
+  ),
   HERALD_LOG_LEVEL: Type.Optional(
     Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
   ),
@@ -56,6 +61,12 @@ export interface Config {
   maxBackpressure: number;
   idleTimeoutS: number;
   drainTimeoutMs: number;
+  /** How long the event log keeps events for resumes (§6); 0 turns recovery off. */
+  recoveryWindowS: number;
+  /** Memory this pod may use for recent events; past it the oldest go first. */
+  recoveryMaxBytes: number;
+  /** The JetStream stream that holds the event log on the NATS bus. */
+  natsStream: string;
   logLevel: LogLevel;
   production: boolean;
 }
@@ -65,6 +76,9 @@ export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 export const DEFAULT_NATS_SUBJECT = 'herald.events';
 export const DEFAULT_AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
 export const DEFAULT_AMQP_EXCHANGE = 'herald.events';
+export const DEFAULT_NATS_STREAM = 'HERALD_EVENTS';
+export const DEFAULT_RECOVERY_WINDOW_S = 300;
+export const DEFAULT_RECOVERY_MAX_BYTES = 256 * 1024 * 1024;
 
 /** Defaults chosen from bench/ runs; docs/tuning.md says why. */
 export const DEFAULT_MAX_BACKPRESSURE = 256 * 1024;
@@ -105,6 +119,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     'must be 0 (off) or 8–960 seconds (uWebSockets resolution is 4 s)',
   );
   const drainTimeoutMs = int(e.HERALD_DRAIN_TIMEOUT_MS, 10_000);
+  const recoveryWindowS = int(e.HERALD_RECOVERY_WINDOW_S, DEFAULT_RECOVERY_WINDOW_S);
+  check('HERALD_RECOVERY_WINDOW_S', recoveryWindowS > 7 * 24 * 3600, 'must be at most 604800 seconds (a week)');
+  const recoveryMaxBytes = int(e.HERALD_RECOVERY_MAX_BYTES, DEFAULT_RECOVERY_MAX_BYTES);
+  check('HERALD_RECOVERY_MAX_BYTES', recoveryMaxBytes < 1024 * 1024, 'must be at least 1048576 bytes (1 MiB)');
 
   const keys = (['HERALD_JWT_SECRET', 'HERALD_JWT_PUBLIC_KEY', 'HERALD_JWKS_URL'] as const).filter((k) => e[k]);
   if (keys.length > 1) problems.push(`${keys.join(', ')}: set exactly one of them`);
@@ -152,6 +170,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxBackpressure,
     idleTimeoutS,
     drainTimeoutMs,
+    recoveryWindowS,
+    recoveryMaxBytes,
+    natsStream: e.HERALD_NATS_STREAM ?? DEFAULT_NATS_STREAM,
     logLevel: (e.HERALD_LOG_LEVEL ?? 'info') as LogLevel,
     production,
   };

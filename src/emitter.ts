@@ -87,8 +87,7 @@ export async function publishAll(bus: Bus, messages: Uint8Array[]): Promise<void
     }
   }
   try {
-    // Called in order without awaiting in between: every bus keeps call order.
-    await Promise.all(messages.map((msg) => bus.publish(msg)));
+    await bus.publishBatch(messages);
   } catch (error) {
     if (error instanceof BusUnavailableError || error instanceof MessageTooLargeError) throw error;
     throw new BusUnavailableError('publish failed', { cause: error });

@@ -7,6 +7,7 @@ export interface GaugeSources {
   expiryEntries(): number;
   revocations(): number;
   busUp(): boolean;
+  recoveryBytes(): number;
 }
 
 /** The contract's metrics (§5), on a registry of their own so embedded gateways do not collide. */
@@ -101,6 +102,24 @@ export function createMetrics() {
       registers: [registry],
       collect() {
         this.set(sources?.revocations() ?? 0);
+      },
+    }),
+    recoveryReplayed: new Counter({
+      name: 'herald_recovery_replayed_total',
+      help: 'Missed events sent to resuming sockets (§6)',
+      registers: [registry],
+    }),
+    recoveryGaps: new Counter({
+      name: 'herald_recovery_gaps_total',
+      help: 'Resumes answered with gap: true (another epoch, past the window, or too many missed events)',
+      registers: [registry],
+    }),
+    recoveryBytes: new Gauge({
+      name: 'herald_recovery_bytes',
+      help: 'Bytes this pod counts for recent events kept for resumes (limit HERALD_RECOVERY_MAX_BYTES)',
+      registers: [registry],
+      collect() {
+        this.set(sources?.recoveryBytes() ?? 0);
       },
     }),
     deliverySeconds: new Histogram({

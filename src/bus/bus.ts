@@ -1,5 +1,13 @@
 import type { RevocationStore } from '../auth/revocation-store.js';
 import type { Logger } from '../log.js';
+import type { EventLogInfo } from '../recovery/recovery.js';
+
+/**
+ * Called with each stored message in order. `position` is its place in the bus's event log
+ * (1, 2, …; 0 on a bus without one). A stored message may be a bundle of several messages
+ * (protocol/bus-format.ts): event `seq` = position × 1024 + index in the bundle.
+ */
+export type BusMessageHandler = (msg: Uint8Array, position: number) => void;
 
 /**
  * Carries encoded messages (protocol/bus-format.ts) between pods.
@@ -15,9 +23,16 @@ export interface Bus {
   /**
    * Connects and subscribes; resolves once messages can flow both ways. `onMessage` never
    * throws (the gateway contains its own failures), so a bus calls it without a guard.
+   * A bus that keeps an event log (§6) calls `onLogOpened` before the first message, and
+   * resolves only once it has delivered what the log held at start (the pod's warm-up).
    */
-  start(onMessage: (msg: Uint8Array) => void): Promise<void>;
+  start(onMessage: BusMessageHandler, onLogOpened?: (log: EventLogInfo) => void): Promise<void>;
   publish(msg: Uint8Array): Promise<void>;
+  /**
+   * One request's messages, in order, all or nothing as far as the bus can tell. A bus with
+   * an event log stores them as one message (a bundle) when they fit, and resolves once stored.
+   */
+  publishBatch(messages: Uint8Array[]): Promise<void>;
   /** Drives /readyz and herald_bus_up. */
   readonly up: boolean;
   /** The largest message the broker takes, when it has a limit (NATS max_payload). */

@@ -26,7 +26,7 @@ export interface BackendOptions<C = Config> {
 export async function createBackend(options: BackendOptions): Promise<Backend> {
   switch (options.config.bus) {
     case 'local':
-      return { bus: new LocalBus(), revocationStore: undefined };
+      return { bus: new LocalBus({ eventLog: options.config.recoveryWindowS > 0 }), revocationStore: undefined };
     case 'nats':
       return (await import('./nats/nats-backend.js')).createNatsBackend(options);
     case 'amqp':

@@ -1,19 +1,27 @@
+import { randomBytes } from 'node:crypto';
 import { BusUnavailableError } from '../errors.js';
-import type { Bus } from './bus.js';
+import { packBundles } from '../protocol/bus-format.js';
+import type { EventLogInfo } from '../recovery/recovery.js';
+import type { Bus, BusMessageHandler } from './bus.js';
 
 /**
  * What local buses in one process share: every started member hears every message published
- * on it. Each LocalBus has a channel of its own unless given one, so several embedded gateways
- * (or tests) in one process can form a cluster without a broker.
+ * on it, and the channel numbers what it carries (the event log of an embedded cluster, kept
+ * in the process: a restart is a new epoch). Each LocalBus has a channel of its own unless
+ * given one, so several embedded gateways (or tests) in one process can form a cluster.
  */
 export class LocalChannel {
-  readonly members = new Set<(msg: Uint8Array) => void>();
+  readonly members = new Set<BusMessageHandler>();
+  readonly epoch = `local-${randomBytes(9).toString('base64url')}`;
+  position = 0;
 }
 
 export interface LocalBusOptions {
   channel?: LocalChannel;
   /** Sends without receiving (a publisher). */
   publishOnly?: boolean;
+  /** Numbers stored messages for recovery (§6); off, every message has position 0. */
+  eventLog?: boolean;
 }
 
 /**
@@ -23,7 +31,7 @@ export interface LocalBusOptions {
 export class LocalBus implements Bus {
   readonly name = 'local';
   private readonly channel: LocalChannel;
-  private member: ((msg: Uint8Array) => void) | undefined;
+  private member: BusMessageHandler | undefined;
   private started = false;
   private readonly listeners: ((up: boolean) => void)[] = [];
 
@@ -35,7 +43,10 @@ export class LocalBus implements Bus {
     return this.started;
   }
 
-  async start(onMessage: (msg: Uint8Array) => void): Promise<void> {
+  async start(onMessage: BusMessageHandler, onLogOpened?: (log: EventLogInfo) => void): Promise<void> {
+    // A member that joins later never saw what went before.
+    const seen = this.channel.position;
+    if (this.options.eventLog) onLogOpened?.({ epoch: this.channel.epoch, coveredAfter: seen === 0 ? 0 : seen * 1024 + 1023 });
     if (!this.options.publishOnly) {
       this.member = onMessage;
       this.channel.members.add(onMessage);
@@ -45,8 +56,19 @@ export class LocalBus implements Bus {
   }
 
   async publish(msg: Uint8Array): Promise<void> {
+    return this.publishBatch([msg]);
+  }
+
+  async publishBatch(messages: Uint8Array[]): Promise<void> {
     if (!this.started) throw new BusUnavailableError('the local bus is closed');
-    for (const member of this.channel.members) member(msg);
+    if (!this.options.eventLog) {
+      for (const msg of messages) for (const member of this.channel.members) member(msg, 0);
+      return;
+    }
+    for (const stored of packBundles(messages)) {
+      const position = ++this.channel.position;
+      for (const member of this.channel.members) member(stored, position);
+    }
   }
 
   onStatus(listener: (up: boolean) => void): void {

@@ -26,6 +26,10 @@ class BunConn<Data> implements Conn<Data> {
     return status > 0 ? 'sent' : status === -1 ? 'backpressure' : 'dropped';
   }
 
+  sendFrame(frame: EngineFrame): SendResult {
+    return this.send(frame as string);
+  }
+
   subscribe(topic: string): void {
     if (!this.closed) this.ws?.subscribe(topic);
   }

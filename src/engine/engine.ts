@@ -19,6 +19,8 @@ export interface Conn<Data = unknown> {
   readonly data: Data;
   readonly closed: boolean;
   send(frame: string): SendResult;
+  /** Sends a frame `Engine.prepareFrame` made (a replayed event) as a text frame. */
+  sendFrame(frame: EngineFrame): SendResult;
   subscribe(topic: string): void;
   /** Bytes queued for this socket and not yet written to the kernel. */
   bufferedAmount(): number;

@@ -46,8 +46,12 @@ class UwsConn<Data> implements Conn<Data> {
   ) {}
 
   send(frame: string): SendResult {
+    return this.sendFrame(frame);
+  }
+
+  sendFrame(frame: EngineFrame): SendResult {
     if (this.closed || !this.ws) return 'dropped';
-    const status = this.ws.send(frame, false);
+    const status = this.ws.send(frame as Uint8Array, false);
     return status === 1 ? 'sent' : status === 0 ? 'backpressure' : 'dropped';
   }
 

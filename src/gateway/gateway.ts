@@ -5,10 +5,11 @@ import { createVerificationKey, type VerificationKey } from '../auth/verificatio
 import type { Bus } from '../bus/bus.js';
 import type { Config } from '../config.js';
 import { Emitter } from '../emitter.js';
-import type { Engine, EngineHandler } from '../engine/engine.js';
+import type { Engine, EngineFrame, EngineHandler } from '../engine/engine.js';
 import { createHttpApi } from '../http/api.js';
 import type { Logger } from '../log.js';
 import { createMetrics, type Metrics } from '../metrics.js';
+import { Recovery } from '../recovery/recovery.js';
 import { Disconnect } from '../protocol/close-codes.js';
 import type { PublishEvent } from '../protocol/event.js';
 import { maxConnectionsForThisProcess } from './capacity.js';
@@ -61,6 +62,8 @@ export class Gateway {
   private readonly verifier: TokenVerifier;
   private readonly drainer: Drain;
   private readonly lifecycle: SocketLifecycle;
+  /** The pod's view of the event log (§6); none when HERALD_RECOVERY_WINDOW_S is 0. */
+  private readonly recovery: Recovery<EngineFrame> | undefined;
   private ticker: ReturnType<typeof setInterval> | undefined;
   private socketCounter = 0;
 
@@ -90,6 +93,14 @@ export class Gateway {
       },
     });
     this.drainer = new Drain(this.hub, this.config.drainTimeoutMs, this.log);
+    this.recovery =
+      this.config.recoveryWindowS > 0
+        ? new Recovery({
+            windowMs: this.config.recoveryWindowS * 1000,
+            maxBytes: this.config.recoveryMaxBytes,
+            metrics: this.metrics,
+          })
+        : undefined;
     this.lifecycle = new SocketLifecycle({
       hub: this.hub,
       revocations: this.revocations,
@@ -98,6 +109,7 @@ export class Gateway {
       metrics: this.metrics,
       log: this.log,
       heartbeatMs: (this.config.idleTimeoutS > 0 ? this.config.idleTimeoutS : 60) * 500,
+      recovery: this.recovery,
     });
     this.metrics.watch({
       connections: () => this.hub.size,
@@ -105,6 +117,7 @@ export class Gateway {
       expiryEntries: () => this.lifecycle.expiryEntries,
       revocations: () => this.revocations.size,
       busUp: () => this.bus.up,
+      recoveryBytes: () => this.recovery?.bytes ?? 0,
     });
   }
 
@@ -122,8 +135,16 @@ export class Gateway {
       metrics: this.metrics,
       log: this.log,
       maxBackpressure: this.config.maxBackpressure,
+      recovery: this.recovery,
     });
-    await this.bus.start((msg) => this.engine.fanOut(() => route(msg)));
+    // A bus that keeps a log delivers what it held before this resolves: the pod starts warm.
+    await this.bus.start(
+      (stored, position) => this.engine.fanOut(() => route(stored, position)),
+      (log) => this.recovery?.opened(log),
+    );
+    if (this.recovery && this.recovery.epoch === undefined) {
+      this.log.warn({ bus: this.bus.name }, 'this bus keeps no event log: every resume is a gap (recovery off)');
+    }
     await this.loadRevocations();
     this.ticker = setInterval(() => this.tick(), 1000);
     this.ticker.unref?.();
@@ -195,6 +216,7 @@ export class Gateway {
   private tick(): void {
     const now = Date.now();
     this.lifecycle.expireTokens(Math.floor(now / 1000));
+    this.recovery?.sweep(now);
     if (Math.floor(now / 1000) % 60 === 0) this.revocations.sweep(now);
   }
 
@@ -222,6 +244,7 @@ export class Gateway {
         isDraining: () => this.drainer.draining,
         isReady: () => this.bus.up && this.revocationsLoaded,
         nextSocketKey: () => `${this.podId}:${++this.socketCounter}`,
+        recovery: this.recovery,
       }),
       open: this.guarded('open', (socket) => lifecycle.open(socket)),
       message: this.guarded('message', onClientFrame),

@@ -5,12 +5,17 @@ import type { Metrics } from '../metrics.js';
 import {
   BusFormatError,
   decodeBusMessage,
+  forEachBundled,
+  MAX_BUNDLE_MESSAGES,
   MessageKind,
   type BusMessage,
   type EventHeader,
   type SessionOpenedHeader,
 } from '../protocol/bus-format.js';
+import { frameWithSeq } from '../protocol/client-frames.js';
 import { Disconnect } from '../protocol/close-codes.js';
+import { BYTES_PER_EVENT, BYTES_PER_TARGET } from '../recovery/recent-events.js';
+import type { Recovery } from '../recovery/recovery.js';
 import type { Hub } from './hub.js';
 import type { Socket, SocketState } from './socket-state.js';
 
@@ -21,21 +26,37 @@ export interface RouterDeps {
   metrics: Metrics;
   log: Logger;
   maxBackpressure: number;
+  /** The pod's view of the event log, when recovery is on: every event is kept for resumes. */
+  recovery?: Recovery<EngineFrame>;
 }
 
-/**
- * The hot path: one bus message in, native topic publishes out. Reads the routing header,
- * never the event content; prepares the frame once per event, and only when this pod holds
- * one of its targets.
- */
-export function createRouter(deps: RouterDeps): (msg: Uint8Array) => void {
-  const { engine, hub, revocations, metrics, log, maxBackpressure } = deps;
+/** Bytes counted per kept event beyond its frame (see docs/recovery.md). */
+const FRAME_OVERHEAD_BYTES = 16;
 
-  function deliverEvent(header: EventHeader, frameBytes: Uint8Array): void {
+/**
+ * The hot path: one stored bus message in, native topic publishes out. Reads the routing
+ * header, never the event content; prepares the frame once per event — with its `seq` when the
+ * bus keeps a log — and, without recovery, only when this pod holds one of its targets.
+ */
+export function createRouter(deps: RouterDeps): (stored: Uint8Array, position?: number) => void {
+  const { engine, hub, revocations, metrics, log, maxBackpressure, recovery } = deps;
+
+  function deliverEvent(header: EventHeader, frameBytes: Uint8Array, seq: number): void {
     metrics.eventsReceived.inc();
     const from =
       header.inclusive || header.fromSessionId === null ? undefined : hub.session(header.fromSessionId);
     let frame: EngineFrame | undefined;
+    if (recovery && seq > 0) {
+      frame = engine.prepareFrame(frameWithSeq(frameBytes, seq));
+      recovery.record({
+        seq,
+        frame,
+        skipSessionId: header.inclusive ? null : header.fromSessionId,
+        targetUsers: header.targetUsers,
+        bytes: frameBytes.length + FRAME_OVERHEAD_BYTES + BYTES_PER_EVENT + header.targetUsers.length * BYTES_PER_TARGET,
+        atMs: header.emittedAt,
+      });
+    }
     let sent = 0;
     for (const userId of header.targetUsers) {
       const user = hub.user(userId);
@@ -90,35 +111,51 @@ export function createRouter(deps: RouterDeps): (msg: Uint8Array) => void {
     }
   }
 
-  function dispatch(decoded: BusMessage): void {
+  function dispatch(decoded: BusMessage, seq: number): void {
     switch (decoded.kind) {
       case MessageKind.Event:
-        return deliverEvent(decoded.header, decoded.frame);
+        return deliverEvent(decoded.header, decoded.frame, seq);
       case MessageKind.DisconnectUser:
         return disconnectUser(decoded.header.userId, decoded.header.revokedAt);
       case MessageKind.DisconnectSession:
         return disconnectSession(decoded.header.sessionId);
       case MessageKind.SessionOpened:
         return sessionOpened(decoded.header);
+      case MessageKind.Bundle:
+        throw new BusFormatError('a bundle inside a bundle');
     }
   }
 
-  /** The entry point: every bus message a pod receives goes through here, and it never throws. */
-  return function routeBusMessage(msg: Uint8Array): void {
+  function routeOne(msg: Uint8Array, seq: number): void {
     let decoded;
     try {
       decoded = decodeBusMessage(msg);
+      dispatch(decoded, seq);
+    } catch (error) {
+      if (decoded === undefined || error instanceof BusFormatError) {
+        metrics.busMessagesRejected.inc();
+        log.warn({ err: error instanceof BusFormatError ? error.message : error }, 'unreadable bus message dropped');
+      } else {
+        // A bug here costs this message on this pod, never the bus subscription or the process.
+        metrics.routeFailures.inc();
+        log.error({ err: error, kind: decoded.kind }, 'a bus message could not be routed');
+      }
+    }
+    // Control messages and unreadable ones take their place in the log all the same.
+    if (seq > 0) recovery?.advance(seq);
+  }
+
+  /**
+   * The entry point: every stored bus message a pod receives goes through here, in log order,
+   * with its log position (0 without a log). It never throws.
+   */
+  return function routeBusMessage(stored: Uint8Array, position = 0): void {
+    try {
+      forEachBundled(stored, (msg, index) => routeOne(msg, position > 0 ? position * MAX_BUNDLE_MESSAGES + index : 0));
     } catch (error) {
       metrics.busMessagesRejected.inc();
-      log.warn({ err: error instanceof BusFormatError ? error.message : error }, 'unreadable bus message dropped');
-      return;
-    }
-    try {
-      dispatch(decoded);
-    } catch (error) {
-      // A bug here costs this message on this pod, never the bus subscription or the process.
-      metrics.routeFailures.inc();
-      log.error({ err: error, kind: decoded.kind }, 'a bus message could not be routed');
+      log.warn({ err: error instanceof BusFormatError ? error.message : error }, 'unreadable bundle dropped');
+      if (position > 0) recovery?.advance(position * MAX_BUNDLE_MESSAGES);
     }
   };
 }

@@ -1,10 +1,12 @@
 import type { Revocations } from '../auth/revocations.js';
 import type { Bus } from '../bus/bus.js';
+import type { EngineFrame } from '../engine/engine.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { encodeBusMessage, MessageKind } from '../protocol/bus-format.js';
 import { welcomeFrame } from '../protocol/client-frames.js';
 import { Disconnect } from '../protocol/close-codes.js';
+import type { Recovery, Resume } from '../recovery/recovery.js';
 import type { Drain } from './drain.js';
 import { ExpiryWheel } from './expiry-wheel.js';
 import type { Hub } from './hub.js';
@@ -18,12 +20,19 @@ export interface SocketLifecycleDeps {
   metrics: Metrics;
   log: Logger;
   heartbeatMs: number;
+  /** The pod's view of the event log, when recovery is on. */
+  recovery?: Recovery<EngineFrame>;
 }
+
+/** Without recovery: no position to give, and every resume is a gap (§6). */
+const NO_RECOVERY: Resume<EngineFrame> = { welcome: {}, events: [] };
+const NO_RECOVERY_RESUME: Resume<EngineFrame> = { welcome: { gap: true, replayed: 0 }, events: [] };
 
 /**
  * What a socket holds and when it lets go. At open it takes a hub entry (by session and by
- * user), its user's topic and a place on the expiry wheel, and announces its session to the
- * other pods; at close, whoever closed it, it gives all of them back at once.
+ * user), its user's topic and a place on the expiry wheel, gets what it missed (a resume), and
+ * announces its session to the other pods; at close, whoever closed it, it gives all of them
+ * back at once.
  */
 export class SocketLifecycle {
   private readonly wheel = new ExpiryWheel<Socket>();
@@ -39,9 +48,20 @@ export class SocketLifecycle {
 
     state.openedAt = Date.now();
     hub.add(socket)?.end(Disconnect.Replaced);
+    // Subscribed, then the log position read, the welcome and the replay sent, with no await in
+    // between: every event after that position reaches the socket through the topic, after the
+    // replay, and none before it does (uWebSockets attributes a publish to its subscribers then).
     socket.subscribe(hub.user(state.userId)!.topic);
     state.expiryBucket = this.wheel.add(socket, state.exp);
-    socket.send(welcomeFrame(state.userId, state.sessionId, this.deps.heartbeatMs));
+    const resume = this.deps.recovery
+      ? this.deps.recovery.resume(state.userId, state.sessionId, state.since)
+      : state.since
+        ? NO_RECOVERY_RESUME
+        : NO_RECOVERY;
+    state.since = undefined;
+    const { userId, sessionId } = state;
+    socket.send(welcomeFrame({ userId, sessionId, heartbeatMs: this.deps.heartbeatMs, ...resume.welcome }));
+    for (const event of resume.events) socket.sendFrame(event.frame);
     // Accepted just before the drain began: ask it to leave like the others.
     if (drain.draining) socket.send(drain.reconnectFrame());
     // Other pods close their socket of this session (4009); this pod ignores its own message.

@@ -1,4 +1,5 @@
 import type { Conn } from '../engine/engine.js';
+import type { Since } from '../recovery/since.js';
 
 /** What the gateway keeps per socket, as the engine's per-socket data. */
 export interface SocketState {
@@ -16,6 +17,8 @@ export interface SocketState {
   openedAt: number;
   /** This pod has seen its own SessionOpened for this socket come back from the bus. */
   announced: boolean;
+  /** Where a resuming client left off (`since` on the upgrade); replayed at open, then dropped. */
+  since: Since | undefined;
 }
 
 export type Socket = Conn<SocketState>;

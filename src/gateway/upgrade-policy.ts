@@ -2,6 +2,8 @@ import type { TokenVerifier } from '../auth/token-verifier.js';
 import type { UpgradeDecision, UpgradeRequest } from '../engine/engine.js';
 import { AuthError, KeysUnavailableError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
+import type { Recovery } from '../recovery/recovery.js';
+import { parseSince } from '../recovery/since.js';
 import type { Hub } from './hub.js';
 import type { SocketState } from './socket-state.js';
 
@@ -14,7 +16,8 @@ export type RefusalReason =
   | 'invalid_token'
   | 'token_expired'
   | 'token_revoked'
-  | 'too_many_sockets';
+  | 'too_many_sockets'
+  | 'invalid_since';
 
 export interface UpgradePolicyDeps {
   verifier: TokenVerifier;
@@ -27,7 +30,12 @@ export interface UpgradePolicyDeps {
   isDraining(): boolean;
   isReady(): boolean;
   nextSocketKey(): string;
+  /** The pod's view of the event log, when recovery is on. */
+  recovery?: Pick<Recovery<unknown>, 'epoch' | 'reach'>;
 }
+
+/** How long an upgrade waits for this pod to reach a `since` seen on a pod further ahead. */
+const CATCH_UP_WAIT_MS = 2_000;
 
 /** Decides an upgrade before the socket opens; every refusal is plain HTTP with a JSON body. */
 export function createUpgradePolicy(deps: UpgradePolicyDeps) {
@@ -40,6 +48,11 @@ export function createUpgradePolicy(deps: UpgradePolicyDeps) {
     if (deps.isDraining()) return refuse(503, 'draining', 'this pod is shutting down; connect again');
     if (!deps.isReady()) return refuse(503, 'not_ready', 'this pod is not ready (event bus down)');
     if (deps.hub.size >= deps.maxConnections) return refuse(503, 'at_capacity', 'this pod holds all the sockets it can');
+
+    const since = parseSince(queryParameter(request, 'since'));
+    if (since === 'invalid') {
+      return refuse(400, 'invalid_since', 'since must be <epoch>:<seq>: an epoch of 1–64 characters without ":", a whole seq');
+    }
 
     const origin = request.header('origin');
     if (origin !== undefined && deps.allowedOrigins !== '*' && !deps.allowedOrigins.has(origin)) {
@@ -61,6 +74,14 @@ export function createUpgradePolicy(deps: UpgradePolicyDeps) {
     if (!replaces && deps.hub.socketCount(identity.userId) >= deps.maxSocketsPerUser) {
       return refuse(429, 'too_many_sockets', `user has ${deps.maxSocketsPerUser} sockets on this pod already`);
     }
+    // The client saw an event this pod has not routed yet (it was on a pod further ahead): wait
+    // for it, so that nothing it had is sent again. Past the wait the resume is a gap.
+    if (since && deps.recovery && since.epoch === deps.recovery.epoch) {
+      const reached = deps.recovery.reach(since.seq, CATCH_UP_WAIT_MS);
+      if (reached === 'too_many') return refuse(503, 'not_ready', 'too many resumes are waiting on this pod; connect again');
+      await reached;
+      if (deps.isDraining()) return refuse(503, 'draining', 'this pod is shutting down; connect again');
+    }
     return {
       accept: true,
       data: {
@@ -72,6 +93,7 @@ export function createUpgradePolicy(deps: UpgradePolicyDeps) {
         socketKey: deps.nextSocketKey(),
         openedAt: 0,
         announced: false,
+        since,
       },
     };
   };
@@ -80,7 +102,11 @@ export function createUpgradePolicy(deps: UpgradePolicyDeps) {
 function tokenOf(request: UpgradeRequest): string | undefined {
   const authorization = request.header('authorization');
   if (authorization?.startsWith('Bearer ')) return authorization.slice(7).trim();
+  return queryParameter(request, 'access_token') ?? undefined;
+}
+
+function queryParameter(request: UpgradeRequest, name: string): string | null {
   const query = request.url.indexOf('?');
-  if (query === -1) return undefined;
-  return new URLSearchParams(request.url.slice(query + 1)).get('access_token') ?? undefined;
+  if (query === -1) return null;
+  return new URLSearchParams(request.url.slice(query + 1)).get(name);
 }

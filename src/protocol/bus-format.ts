@@ -23,6 +23,8 @@ export const MessageKind = {
   DisconnectUser: 2,
   DisconnectSession: 3,
   SessionOpened: 4,
+  /** Several messages stored as one (one publish request); see encodeBundle. */
+  Bundle: 5,
 } as const;
 export type MessageKind = (typeof MessageKind)[keyof typeof MessageKind];
 
@@ -59,19 +61,25 @@ export interface HeaderOf {
   [MessageKind.DisconnectUser]: DisconnectUserHeader;
   [MessageKind.DisconnectSession]: DisconnectSessionHeader;
   [MessageKind.SessionOpened]: SessionOpenedHeader;
+  [MessageKind.Bundle]: BundleHeader;
 }
 
 export type BusMessage =
   | { kind: typeof MessageKind.Event; header: EventHeader; frame: Uint8Array }
   | { kind: typeof MessageKind.DisconnectUser; header: DisconnectUserHeader }
   | { kind: typeof MessageKind.DisconnectSession; header: DisconnectSessionHeader }
-  | { kind: typeof MessageKind.SessionOpened; header: SessionOpenedHeader };
+  | { kind: typeof MessageKind.SessionOpened; header: SessionOpenedHeader }
+  | { kind: typeof MessageKind.Bundle; header: BundleHeader; frame: Uint8Array };
+
+export const BundleHeader = Type.Object({ count: Type.Integer({ minimum: 1, maximum: 1024 }) });
+export type BundleHeader = Static<typeof BundleHeader>;
 
 const headerValidators = {
   [MessageKind.Event]: TypeCompiler.Compile(EventHeader),
   [MessageKind.DisconnectUser]: TypeCompiler.Compile(DisconnectUserHeader),
   [MessageKind.DisconnectSession]: TypeCompiler.Compile(DisconnectSessionHeader),
   [MessageKind.SessionOpened]: TypeCompiler.Compile(SessionOpenedHeader),
+  [MessageKind.Bundle]: TypeCompiler.Compile(BundleHeader),
 } as const;
 
 /** A bus message this pod cannot read: logged and counted, never fatal. */
@@ -134,9 +142,97 @@ export function decodeBusMessage(msg: Uint8Array): BusMessage {
     const first = validator.Errors(header).First();
     throw new BusFormatError(`bad ${kind} header at ${first?.path ?? '/'}: ${first?.message ?? 'invalid'}`);
   }
-  if (kind === MessageKind.Event) {
-    if (headerEnd === msg.length) throw new BusFormatError('event without a frame');
-    return { kind, header: header as EventHeader, frame: msg.subarray(headerEnd) };
+  if (kind === MessageKind.Event || kind === MessageKind.Bundle) {
+    if (headerEnd === msg.length) throw new BusFormatError(`${kind === MessageKind.Event ? 'event' : 'bundle'} without a payload`);
+    return { kind, header, frame: msg.subarray(headerEnd) } as BusMessage;
   }
   return { kind, header } as BusMessage;
+}
+
+/**
+ * The most messages one bundle holds: an event's `seq` is its bundle's log position × 1024
+ * plus its index in the bundle, so every event keeps an increasing integer of its own.
+ */
+export const MAX_BUNDLE_MESSAGES = 1024;
+
+/**
+ * Several messages as one (kind 5), so that one publish request is one stored message in the
+ * event log. Payload: for each message a 32-bit big-endian length, then its bytes.
+ */
+export function encodeBundle(messages: readonly Uint8Array[]): Uint8Array {
+  if (messages.length < 1 || messages.length > MAX_BUNDLE_MESSAGES) {
+    throw new RangeError(`a bundle holds 1–${MAX_BUNDLE_MESSAGES} messages, not ${messages.length}`);
+  }
+  const headerJson = `{"count":${messages.length}}`;
+  let size = PREAMBLE + headerJson.length;
+  for (const msg of messages) size += 4 + msg.length;
+  const out = Buffer.allocUnsafe(size);
+  out[0] = BUS_MAGIC;
+  out[1] = BUS_VERSION;
+  out[2] = MessageKind.Bundle;
+  out.writeUInt32BE(headerJson.length, 3);
+  let at = PREAMBLE + out.write(headerJson, PREAMBLE, 'latin1');
+  for (const msg of messages) {
+    out.writeUInt32BE(msg.length, at);
+    out.set(msg, at + 4);
+    at += 4 + msg.length;
+  }
+  return out;
+}
+
+/** The bytes `encodeBundle` adds to its messages: what a bus counts against the broker's limit. */
+export function bundleOverhead(count: number): number {
+  return PREAMBLE + `{"count":${count}}`.length + 4 * count;
+}
+
+/**
+ * Calls `each` with every message a stored message carries, in order, with its index: the
+ * messages of a bundle, or the message itself at index 0. Views, not copies. Throws
+ * BusFormatError for a bundle whose lengths do not add up (before calling `each` at all).
+ */
+export function forEachBundled(stored: Uint8Array, each: (msg: Uint8Array, index: number) => void): void {
+  if (stored.length < PREAMBLE || stored[0] !== BUS_MAGIC || stored[2] !== MessageKind.Bundle) {
+    each(stored, 0);
+    return;
+  }
+  const decoded = decodeBusMessage(stored) as { header: BundleHeader; frame: Uint8Array };
+  const payload = decoded.frame;
+  const parts: Uint8Array[] = [];
+  let at = 0;
+  while (at < payload.length) {
+    if (at + 4 > payload.length) throw new BusFormatError('bundle cut inside a length');
+    const length = ((payload[at]! << 24) | (payload[at + 1]! << 16) | (payload[at + 2]! << 8) | payload[at + 3]!) >>> 0;
+    if (at + 4 + length > payload.length) throw new BusFormatError('bundle message past the end');
+    parts.push(payload.subarray(at + 4, at + 4 + length));
+    at += 4 + length;
+  }
+  if (parts.length !== decoded.header.count) throw new BusFormatError(`bundle says ${decoded.header.count} messages, holds ${parts.length}`);
+  for (let i = 0; i < parts.length; i++) each(parts[i]!, i);
+}
+
+/**
+ * One request's messages as the stored messages of an event log: one bundle when they fit
+ * (the usual case), else as few bundles as `maxBytes` allows, in order. A single message is
+ * stored as itself.
+ */
+export function packBundles(messages: readonly Uint8Array[], maxBytes = Number.POSITIVE_INFINITY): Uint8Array[] {
+  if (messages.length === 1) return [messages[0]!];
+  const stored: Uint8Array[] = [];
+  let start = 0;
+  let size = 0;
+  for (let i = 0; i < messages.length; i++) {
+    const count = i - start + 1;
+    const next = size + messages[i]!.length;
+    if (count > 1 && (count > MAX_BUNDLE_MESSAGES || next + bundleOverhead(count) > maxBytes)) {
+      stored.push(pack(messages, start, i));
+      start = i;
+      size = messages[i]!.length;
+    } else size = next;
+  }
+  stored.push(pack(messages, start, messages.length));
+  return stored;
+}
+
+function pack(messages: readonly Uint8Array[], from: number, to: number): Uint8Array {
+  return to - from === 1 ? messages[from]! : encodeBundle(messages.slice(from, to));
 }

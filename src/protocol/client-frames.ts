@@ -22,6 +22,12 @@ export const WelcomeFrame = Type.Object({
   userId: Type.String(),
   sessionId: Type.String(),
   heartbeatMs: Type.Integer(),
+  /** The event log's name and the position the socket's subscriptions start after (§6), while recovery is on. */
+  epoch: Type.Optional(Type.String()),
+  seq: Type.Optional(Type.Integer()),
+  /** On a resume (`since` given): whether events were lost, and how many missed events follow. */
+  gap: Type.Optional(Type.Boolean()),
+  replayed: Type.Optional(Type.Integer()),
 });
 export type WelcomeFrame = Static<typeof WelcomeFrame>;
 
@@ -38,15 +44,39 @@ export const EventFrame = Type.Object({
   content: Type.Unknown(),
   fromUserId: Type.Union([Type.String(), Type.Null()]),
   ts: Type.Integer(),
+  /** The event's position in the event log (§6), while recovery is on. */
+  seq: Type.Optional(Type.Integer()),
 });
 export type EventFrame = Static<typeof EventFrame>;
 
 export type ServerFrame = WelcomeFrame | PongFrame | ReconnectFrame | EventFrame;
 
 /** The first frame of every socket, sent once its subscriptions are live. */
-export function welcomeFrame(userId: string, sessionId: string, heartbeatMs: number): string {
-  return JSON.stringify({ type: 'herald.welcome', userId, sessionId, heartbeatMs } satisfies WelcomeFrame);
+export function welcomeFrame(welcome: Omit<WelcomeFrame, 'type'>): string {
+  return JSON.stringify({ type: 'herald.welcome', ...welcome } satisfies WelcomeFrame);
 }
+
+const SEQ_KEY = new TextEncoder().encode(',"seq":');
+const CLOSING_BRACE = 0x7d;
+
+/**
+ * An event frame with its log position added as a last `"seq"` member: done by each pod once
+ * per event (the publisher serialized the frame before the log gave it a position). A frame
+ * that does not end with `}` is returned as it is.
+ */
+export function frameWithSeq(frame: Uint8Array, seq: number): Uint8Array {
+  let end = frame.length;
+  while (end > 0 && frame[end - 1]! <= 0x20) end--;
+  if (end === 0 || frame[end - 1] !== CLOSING_BRACE) return frame;
+  const digits = String(seq);
+  const out = Buffer.allocUnsafe(end - 1 + SEQ_KEY.length + digits.length + 1);
+  out.set(frame.subarray(0, end - 1), 0);
+  out.set(SEQ_KEY, end - 1);
+  out.write(digits, end - 1 + SEQ_KEY.length, 'latin1');
+  out[out.length - 1] = CLOSING_BRACE;
+  return out;
+}
+
 
 export function pongFrame(ts: number): string {
   return `{"type":"herald.pong","ts":${ts}}`;

@@ -16,7 +16,7 @@ export function runCoreCases(engine: EngineName): void {
     afterAll(killAllPods);
 
     describe('delivery', () => {
-      it('welcomes a socket with its user, session and heartbeat once its subscriptions are live', async () => {
+      it('welcomes a socket with its user, session, heartbeat and log position once its subscriptions are live', async () => {
         const who = ids();
         const { client } = await connect(pod, who);
         expect(client.frames[0]).toEqual({
@@ -24,6 +24,9 @@ export function runCoreCases(engine: EngineName): void {
           userId: who.userId,
           sessionId: who.sessionId,
           heartbeatMs: expect.any(Number),
+          // Recovery is on by default (§6): the event log's name and where this socket starts.
+          epoch: expect.stringMatching(/^[^:]{1,64}$/),
+          seq: expect.any(Number),
         });
         await client.close();
       });
@@ -51,6 +54,7 @@ export function runCoreCases(engine: EngineName): void {
             content: { item: { id: 7 } },
             fromUserId: 'backend',
             ts: expect.any(Number),
+            seq: expect.any(Number),
           });
         }
         await settle(pod.http, [bystander]);

@@ -13,6 +13,9 @@ function recordingBus(options: { up?: boolean; maxMessageBytes?: number } = {}) 
     publish: async (msg) => {
       sent.push(msg);
     },
+    publishBatch: async (messages) => {
+      sent.push(...messages);
+    },
     onStatus: () => {},
     close: async () => {},
   };

@@ -2,7 +2,7 @@ import amqplib, { type Channel, type ChannelModel, type ConsumeMessage } from 'a
 import { BusUnavailableError } from '../../errors.js';
 import type { RevocationStore } from '../../auth/revocation-store.js';
 import type { Logger } from '../../log.js';
-import type { Bus } from '../bus.js';
+import type { Bus, BusMessageHandler } from '../bus.js';
 import { AmqpRevocationStore, revocationStreamFor } from './amqp-revocation-store.js';
 
 export interface AmqpBusOptions {
@@ -49,7 +49,7 @@ export class AmqpBus implements Bus {
   private closing = false;
   private attempt = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
-  private onMessage: (msg: Uint8Array) => void = () => {};
+  private onMessage: BusMessageHandler = () => {};
   private readonly listeners: ((up: boolean) => void)[] = [];
   private readonly backoff: { initialMs: number; maxMs: number };
   private wasUp = false;
@@ -66,8 +66,11 @@ export class AmqpBus implements Bus {
     return this.live !== undefined && !this.blocked && !this.closing;
   }
 
-  /** Connects, declares and consumes; rejects with BusUnavailableError when the first attempt fails. */
-  async start(onMessage: (msg: Uint8Array) => void): Promise<void> {
+  /**
+   * Connects, declares and consumes; rejects with BusUnavailableError when the first attempt
+   * fails. No event log: queues hold only what arrives while a pod is connected (docs/amqp.md).
+   */
+  async start(onMessage: BusMessageHandler): Promise<void> {
     this.onMessage = onMessage;
     try {
       await this.connect();
@@ -89,6 +92,11 @@ export class AmqpBus implements Bus {
     }
     // Past the high-water mark: resolve once the buffer drains, so a burst waits instead of piling up.
     if (!written) await this.drained(live);
+  }
+
+  publishBatch(messages: Uint8Array[]): Promise<void> {
+    // Called in order without awaiting in between: the broker keeps call order.
+    return Promise.all(messages.map((msg) => this.publish(msg))).then(() => undefined);
   }
 
   onStatus(listener: (up: boolean) => void): void {
@@ -176,7 +184,7 @@ export class AmqpBus implements Bus {
       this.live?.connection.close().catch(() => {});
       return;
     }
-    this.onMessage(msg.content);
+    this.onMessage(msg.content, 0);
   }
 
   private drained(live: Live): Promise<void> {

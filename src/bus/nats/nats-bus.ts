@@ -2,7 +2,9 @@ import { connect, type NatsConnection, type Status, type Subscription } from '@n
 import { BusUnavailableError, MessageTooLargeError } from '../../errors.js';
 import type { RevocationStore } from '../../auth/revocation-store.js';
 import type { Logger } from '../../log.js';
-import type { Bus } from '../bus.js';
+import type { EventLogInfo } from '../../recovery/recovery.js';
+import type { Bus, BusMessageHandler } from '../bus.js';
+import { NatsEventLog } from './nats-event-log.js';
 import { NatsRevocationStore } from './nats-revocation-store.js';
 
 export interface NatsBusOptions {
@@ -17,6 +19,8 @@ export interface NatsBusOptions {
   reconnectTimeWaitMs?: number;
   /** Publishers that are not pods: no subscription, `start`'s handler is never called. */
   publishOnly?: boolean;
+  /** Keep the event log (§6) in this JetStream stream; without it the subject is plain core NATS. */
+  eventLog?: { stream: string; windowS: number; maxBytes: number };
 }
 
 const CLOSE_TIMEOUT_MS = 2_000;
@@ -32,6 +36,7 @@ export class NatsBus implements Bus {
   readonly name = 'nats';
   private nc: NatsConnection | undefined;
   private subscription: Subscription | undefined;
+  private eventLog: NatsEventLog | undefined;
   private connected = false;
   private closing = false;
   private readonly listeners: ((up: boolean) => void)[] = [];
@@ -56,7 +61,7 @@ export class NatsBus implements Bus {
     return this.nc;
   }
 
-  async start(onMessage: (msg: Uint8Array) => void): Promise<void> {
+  async start(onMessage: BusMessageHandler, onLogOpened?: (log: EventLogInfo) => void): Promise<void> {
     const { servers, subject, log } = this.options;
     const wait = this.options.reconnectTimeWaitMs ?? 1_000;
     let nc: NatsConnection;
@@ -75,9 +80,13 @@ export class NatsBus implements Bus {
       throw new BusUnavailableError(`cannot connect to NATS at ${servers.join(',')}`, { cause: error });
     }
     this.nc = nc;
-    if (!this.options.publishOnly) this.subscribe(nc, onMessage);
-    // The subscription reaches the server before anything this process publishes afterwards.
-    await nc.flush();
+    if (this.options.eventLog) {
+      await this.openEventLog(nc, onMessage, onLogOpened);
+    } else {
+      if (!this.options.publishOnly) this.subscribe(nc, onMessage);
+      // The subscription reaches the server before anything this process publishes afterwards.
+      await nc.flush();
+    }
     void this.followStatus(nc);
     nc.closed().then((error) => {
       this.setUp(false);
@@ -87,7 +96,35 @@ export class NatsBus implements Bus {
     this.setUp(true);
   }
 
-  private subscribe(nc: NatsConnection, onMessage: (msg: Uint8Array) => void): void {
+  /** The stream, then (for a pod) its reader: resolves once the pod has read what the log held. */
+  private async openEventLog(
+    nc: NatsConnection,
+    onMessage: BusMessageHandler,
+    onLogOpened: ((log: EventLogInfo) => void) | undefined,
+  ): Promise<void> {
+    const log = new NatsEventLog(nc, {
+      ...this.options.eventLog!,
+      subject: this.options.subject,
+      adjustLimits: !this.options.publishOnly,
+      log: this.options.log,
+    });
+    try {
+      const info = await log.open();
+      if (!this.options.publishOnly) {
+        onLogOpened?.(NatsEventLog.describe(info));
+        await log.follow(info, onMessage);
+      }
+    } catch (error) {
+      await log.close();
+      await nc.close().catch(() => {});
+      throw new BusUnavailableError(`cannot open the event log stream ${this.options.eventLog!.stream} (is JetStream on?)`, {
+        cause: error,
+      });
+    }
+    this.eventLog = log;
+  }
+
+  private subscribe(nc: NatsConnection, onMessage: BusMessageHandler): void {
     const { subject, log } = this.options;
     this.subscription = nc.subscribe(subject, {
       callback: (error, msg) => {
@@ -95,12 +132,13 @@ export class NatsBus implements Bus {
           log.error({ err: error, subject }, 'NATS subscription error');
           return;
         }
-        onMessage(msg.data);
+        onMessage(msg.data, 0);
       },
     });
   }
 
   async publish(msg: Uint8Array): Promise<void> {
+    if (this.eventLog) return this.publishBatch([msg]);
     const nc = this.nc;
     if (!nc || !this.connected) throw new BusUnavailableError('NATS is disconnected');
     const limit = this.maxMessageBytes;
@@ -114,6 +152,15 @@ export class NatsBus implements Bus {
     }
   }
 
+  async publishBatch(messages: Uint8Array[]): Promise<void> {
+    if (this.eventLog) {
+      if (!this.connected) throw new BusUnavailableError('NATS is disconnected');
+      return this.eventLog.append(messages);
+    }
+    // Called in order without awaiting in between: the broker keeps call order.
+    await Promise.all(messages.map((msg) => this.publish(msg)));
+  }
+
   onStatus(listener: (up: boolean) => void): void {
     this.listeners.push(listener);
   }
@@ -124,6 +171,7 @@ export class NatsBus implements Bus {
     this.closing = true;
     this.setUp(false);
     this.subscription?.unsubscribe();
+    await this.eventLog?.close();
     // Flush what was published (a drain's last messages) when the server is there; never hang on it.
     const done = nc.isClosed() ? Promise.resolve() : nc.flush().catch(() => {}).then(() => nc.close());
     let timer: ReturnType<typeof setTimeout> | undefined;

@@ -1,0 +1,168 @@
+import { createHash } from 'node:crypto';
+import {
+  DeliverPolicy,
+  DiscardPolicy,
+  jetstream,
+  jetstreamManager,
+  StorageType,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type StreamInfo,
+} from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { BusUnavailableError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { packBundles } from '../../protocol/bus-format.js';
+import type { EventLogInfo } from '../../recovery/recovery.js';
+import type { BusMessageHandler } from '../bus.js';
+
+export interface NatsEventLogOptions {
+  /** HERALD_NATS_STREAM. */
+  stream: string;
+  /** The events subject the stream captures (HERALD_NATS_SUBJECT). */
+  subject: string;
+  /** HERALD_RECOVERY_WINDOW_S: the stream's max age. */
+  windowS: number;
+  /** The stream's byte limit (oldest out first). */
+  maxBytes: number;
+  /** A pod brings an existing stream's limits in line with its own; a publisher leaves them. */
+  adjustLimits: boolean;
+  log: Logger;
+}
+
+/** How long a publish waits for JetStream to say the message is stored. */
+const PUBLISH_ACK_TIMEOUT_MS = 5_000;
+
+/**
+ * The event log on NATS (§6): a JetStream stream over the events subject. Publishes are
+ * stored before they resolve (a 202 means stored); each pod reads the stream with an ordered
+ * consumer, so every pod sees every message in one order, with its stream sequence as its
+ * position, and a pod that was cut off resumes from where it stopped. What one event-loop turn
+ * publishes is stored as few messages as the broker's limit allows (bundles).
+ */
+export class NatsEventLog {
+  private readonly js: JetStreamClient;
+  private jsm: JetStreamManager | undefined;
+  private messages: ConsumerMessages | undefined;
+  private pending: { messages: Uint8Array[]; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  private flushScheduled = false;
+  private stopped = false;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly options: NatsEventLogOptions,
+  ) {
+    this.js = jetstream(nc, { timeout: PUBLISH_ACK_TIMEOUT_MS });
+  }
+
+  /** Creates the stream, or brings its limits in line with this pod's configuration. */
+  async open(): Promise<StreamInfo> {
+    const { stream, subject, windowS, maxBytes, log } = this.options;
+    this.jsm ??= await jetstreamManager(this.nc);
+    const config = {
+      name: stream,
+      subjects: [subject],
+      max_age: windowS * 1_000_000_000,
+      max_bytes: maxBytes,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      description: 'Herald: the event log (recovery, contract §6)',
+    };
+    let info: StreamInfo;
+    try {
+      info = await this.jsm.streams.info(stream);
+      const current = info.config;
+      if (this.options.adjustLimits && (current.max_age !== config.max_age || current.max_bytes !== config.max_bytes || !current.subjects?.includes(subject))) {
+        info = await this.jsm.streams.update(stream, { ...current, ...config, subjects: [subject] });
+        log.info({ stream, maxAgeS: windowS, maxBytes }, 'event log stream limits updated');
+      }
+    } catch (error) {
+      if (!isStreamNotFound(error)) throw error;
+      info = await this.jsm.streams.add(config);
+      log.info({ stream, subject, maxAgeS: windowS, maxBytes }, 'event log stream created');
+    }
+    return info;
+  }
+
+  /** The log's identity for clients: the same on every pod, new when the stream is recreated. */
+  static describe(info: StreamInfo): EventLogInfo {
+    const epoch = createHash('sha256').update(`${info.config.name}\n${info.created}`).digest('base64url').slice(0, 16);
+    const first = info.state.first_seq;
+    // Everything before the first stored message is gone (expired, or before the stream).
+    return { epoch, coveredAfter: first > 1 ? (first - 1) * 1024 + 1023 : 0 };
+  }
+
+  /**
+   * Reads the stream from its first message on, in order, for as long as the log is open.
+   * Resolves once it has delivered every message stored when it began: the pod is warm.
+   */
+  async follow(info: StreamInfo, onMessage: BusMessageHandler): Promise<void> {
+    const consumer = await this.js.consumers.get(this.options.stream, { deliver_policy: DeliverPolicy.All });
+    const lastAtStart = info.state.last_seq;
+    let warm!: () => void;
+    const warmed = new Promise<void>((resolve) => (warm = resolve));
+    if (info.state.messages === 0) warm();
+    this.messages = await consumer.consume({
+      max_messages: 1_000,
+      callback: (msg) => {
+        onMessage(msg.data, msg.seq);
+        if (msg.seq >= lastAtStart) warm();
+      },
+    });
+    void this.watch(this.messages);
+    await warmed;
+  }
+
+  /** Stores one request's messages; resolves once JetStream has them. */
+  append(messages: Uint8Array[]): Promise<void> {
+    if (this.stopped) return Promise.reject(new BusUnavailableError('the event log is closed'));
+    return new Promise((resolve, reject) => {
+      this.pending.push({ messages, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    await this.messages?.close().catch(() => {});
+  }
+
+  /** Everything appended in one event-loop turn, stored as few messages as fit. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    const limit = this.nc.info?.max_payload ?? 1024 * 1024;
+    const all = batch.length === 1 ? batch[0]!.messages : batch.flatMap((request) => request.messages);
+    const stored = packBundles(all, limit);
+    // Published in order without waiting in between: JetStream keeps the order of one connection.
+    const acks = stored.map((msg) => this.js.publish(this.options.subject, msg));
+    Promise.all(acks).then(
+      () => {
+        for (const request of batch) request.resolve();
+      },
+      (error: unknown) => {
+        const failure = new BusUnavailableError('the event log did not store the message', { cause: error });
+        for (const request of batch) request.reject(failure);
+      },
+    );
+  }
+
+  private async watch(messages: ConsumerMessages): Promise<void> {
+    const { log, stream } = this.options;
+    for await (const status of messages.status()) {
+      if (status.type === 'ordered_consumer_recreated') log.info({ stream }, 'event log reader recreated; resuming in order');
+      else if (status.type === 'heartbeats_missed') log.warn({ stream, missed: status.count }, 'event log reader missed heartbeats');
+      else if (status.type === 'stream_not_found') log.error({ stream }, 'the event log stream is gone');
+    }
+  }
+}
+
+function isStreamNotFound(error: unknown): boolean {
+  const e = error as { code?: number; api_error?: { err_code?: number }; message?: string };
+  return e?.api_error?.err_code === 10059 || /stream not found/i.test(e?.message ?? '');
+}
