@@ -5,7 +5,7 @@ export interface Since {
 }
 
 const EPOCH = /^[^:]{1,64}$/;
-const SEQ = /^(0|[1-9][0-9]{0,15})$/;
+const SEQ = /^[0-9]{1,16}$/;
 
 /** Reads `since`; undefined when absent, 'invalid' when unreadable (400 invalid_since). */
 export function parseSince(value: string | null): Since | undefined | 'invalid' {

@@ -4,6 +4,7 @@ import type { RevocationStore } from '../../auth/revocation-store.js';
 import type { Logger } from '../../log.js';
 import type { EventLogInfo } from '../../recovery/recovery.js';
 import type { Bus, BusMessageHandler } from '../bus.js';
+import { retryUntilDone } from '../retry.js';
 import { NatsEventLog } from './nats-event-log.js';
 import { NatsRevocationStore } from './nats-revocation-store.js';
 
@@ -24,6 +25,8 @@ export interface NatsBusOptions {
 }
 
 const CLOSE_TIMEOUT_MS = 2_000;
+/** Between attempts to open the event log while JetStream is unavailable. */
+const EVENT_LOG_RETRY_MS = 2_000;
 
 /**
  * The bus over one NATS core subject: every pod publishes to it and subscribes to it.
@@ -38,13 +41,15 @@ export class NatsBus implements Bus {
   private subscription: Subscription | undefined;
   private eventLog: NatsEventLog | undefined;
   private connected = false;
+  private reportedUp = false;
   private closing = false;
   private readonly listeners: ((up: boolean) => void)[] = [];
 
   constructor(private readonly options: NatsBusOptions) {}
 
+  /** Connected, and with an event log configured, the log open and read up to where it stood. */
   get up(): boolean {
-    return this.connected;
+    return this.connected && (this.options.eventLog === undefined || this.eventLog !== undefined);
   }
 
   get maxMessageBytes(): number | undefined {
@@ -80,20 +85,39 @@ export class NatsBus implements Bus {
       throw new BusUnavailableError(`cannot connect to NATS at ${servers.join(',')}`, { cause: error });
     }
     this.nc = nc;
-    if (this.options.eventLog) {
-      await this.openEventLog(nc, onMessage, onLogOpened);
-    } else {
+    if (!this.options.eventLog) {
       if (!this.options.publishOnly) this.subscribe(nc, onMessage);
       // The subscription reaches the server before anything this process publishes afterwards.
       await nc.flush();
     }
     void this.followStatus(nc);
     nc.closed().then((error) => {
-      this.setUp(false);
+      this.setConnected(false);
       if (error && !this.closing) log.error({ err: error }, 'the NATS connection closed for good');
     });
     log.info({ server: nc.getServer(), subject }, 'connected to NATS');
-    this.setUp(true);
+    this.setConnected(true);
+    if (this.options.eventLog) {
+      // The first attempt is awaited (a healthy pod starts warm); past a failure the bus is not
+      // up and keeps trying, so the pod listens, not ready, instead of exiting.
+      const open = () => this.openEventLog(nc, onMessage, onLogOpened);
+      await open().catch((error: unknown) => {
+        this.logOpenFailure(error, 1);
+        void retryUntilDone(open, {
+          retryMs: EVENT_LOG_RETRY_MS,
+          stopped: () => this.closing,
+          onFailure: (retryError, attempt) => this.logOpenFailure(retryError, attempt + 1),
+        });
+      });
+    }
+  }
+
+  private logOpenFailure(error: unknown, attempt: number): void {
+    const { stream } = this.options.eventLog!;
+    this.options.log.error(
+      { err: error, stream, attempt },
+      'cannot open the event log stream (is nats-server running with -js?); not ready, retrying',
+    );
   }
 
   /** The stream, then (for a pod) its reader: resolves once the pod has read what the log held. */
@@ -116,12 +140,12 @@ export class NatsBus implements Bus {
       }
     } catch (error) {
       await log.close();
-      await nc.close().catch(() => {});
-      throw new BusUnavailableError(`cannot open the event log stream ${this.options.eventLog!.stream} (is JetStream on?)`, {
-        cause: error,
-      });
+      throw error;
     }
+    if (this.closing) return log.close();
     this.eventLog = log;
+    this.options.log.info({ stream: this.options.eventLog!.stream }, 'event log open');
+    this.emitStatus();
   }
 
   private subscribe(nc: NatsConnection, onMessage: BusMessageHandler): void {
@@ -140,7 +164,7 @@ export class NatsBus implements Bus {
   async publish(msg: Uint8Array): Promise<void> {
     if (this.eventLog) return this.publishBatch([msg]);
     const nc = this.nc;
-    if (!nc || !this.connected) throw new BusUnavailableError('NATS is disconnected');
+    if (!nc || !this.up) throw new BusUnavailableError(this.connected ? 'the event log is not open' : 'NATS is disconnected');
     const limit = this.maxMessageBytes;
     if (limit !== undefined && msg.length > limit) {
       throw new MessageTooLargeError(`a bus message of ${msg.length} bytes is over the NATS max_payload of ${limit}`);
@@ -154,7 +178,7 @@ export class NatsBus implements Bus {
 
   async publishBatch(messages: Uint8Array[]): Promise<void> {
     if (this.eventLog) {
-      if (!this.connected) throw new BusUnavailableError('NATS is disconnected');
+      if (!this.up) throw new BusUnavailableError('NATS is disconnected');
       return this.eventLog.append(messages);
     }
     // Called in order without awaiting in between: the broker keeps call order.
@@ -169,7 +193,7 @@ export class NatsBus implements Bus {
     const nc = this.nc;
     if (!nc || this.closing) return;
     this.closing = true;
-    this.setUp(false);
+    this.setConnected(false);
     this.subscription?.unsubscribe();
     await this.eventLog?.close();
     // Flush what was published (a drain's last messages) when the server is there; never hang on it.
@@ -192,13 +216,19 @@ export class NatsBus implements Bus {
   }
 
   private onNatsStatus(status: Status): void {
-    if (status.type === 'disconnect' || status.type === 'close') this.setUp(false);
-    else if (status.type === 'reconnect') this.setUp(!this.closing);
+    if (status.type === 'disconnect' || status.type === 'close') this.setConnected(false);
+    else if (status.type === 'reconnect') this.setConnected(!this.closing);
   }
 
-  private setUp(up: boolean): void {
-    if (this.connected === up) return;
-    this.connected = up;
+  private setConnected(connected: boolean): void {
+    this.connected = connected;
+    this.emitStatus();
+  }
+
+  private emitStatus(): void {
+    const up = this.up;
+    if (this.reportedUp === up) return;
+    this.reportedUp = up;
     for (const listener of this.listeners) listener(up);
   }
 }
