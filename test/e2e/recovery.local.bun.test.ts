@@ -1,0 +1,3 @@
+import { runRecoveryCases } from './recovery.case.js';
+
+runRecoveryCases({ engine: 'bun', bus: 'local' });

@@ -1,0 +1,3 @@
+import { runRecoveryCases } from './recovery.case.js';
+
+runRecoveryCases({ engine: 'node', bus: 'nats' });
