@@ -2,9 +2,12 @@ import { describe, expect, it } from 'vitest';
 import {
   BusFormatError,
   decodeBusMessage,
+  encodeBundle,
   encodeBusMessage,
   encodeEventMessage,
+  forEachBundled,
   MessageKind,
+  packBundles,
 } from '../../src/protocol/bus-format.js';
 
 const frameText = '{"type":"A","id":"1","content":{"x":"é ✓ 🚀"},"fromUserId":null,"ts":1}';
@@ -42,5 +45,39 @@ describe('bus format v1', () => {
     ['a truncated message', () => Uint8Array.from([0x48, 1])],
   ])('refuses %s with BusFormatError', (_name, make) => {
     expect(() => decodeBusMessage(make())).toThrow(BusFormatError);
+  });
+});
+
+describe('bundles (kind 5): one stored message for one request', () => {
+  const messages = [1, 2, 3].map((n) => encodeEventMessage({ ...header, targetUsers: [`u${n}`] }, frameText));
+  const unpack = (stored: Uint8Array) => {
+    const out: [number, number[]][] = [];
+    forEachBundled(stored, (msg, index) => out.push([index, [...msg]]));
+    return out;
+  };
+
+  it('hands back every message of a bundle, unchanged, with its index', () => {
+    expect(unpack(encodeBundle(messages))).toEqual(messages.map((m, i) => [i, [...m]]));
+  });
+
+  it('treats a plain message as a bundle of one at index 0', () => {
+    expect(unpack(messages[0]!)).toEqual([[0, [...messages[0]!]]]);
+  });
+
+  it('packs a request into as few stored messages as the broker limit allows, in order', () => {
+    expect(packBundles([messages[0]!])).toEqual([messages[0]]);
+    expect(packBundles(messages)).toHaveLength(1);
+    const tight = packBundles(messages, messages[0]!.length * 2);
+    expect(tight.length).toBeGreaterThan(1);
+    expect(tight.flatMap((stored) => unpack(stored).map(([, bytes]) => bytes))).toEqual(messages.map((m) => [...m]));
+    for (const stored of tight) expect(stored.length).toBeLessThanOrEqual(messages[0]!.length * 2);
+    expect(packBundles(Array.from({ length: 2_000 }, () => messages[0]!))).toHaveLength(2);
+  });
+
+  it('refuses a bundle whose lengths do not add up, before handing out any message', () => {
+    const bundle = encodeBundle(messages);
+    const seen: number[] = [];
+    expect(() => forEachBundled(bundle.subarray(0, bundle.length - 3), (_, i) => seen.push(i))).toThrow(BusFormatError);
+    expect(seen).toEqual([]);
   });
 });

@@ -26,6 +26,9 @@ describe('loadConfig', () => {
       allowedOrigins: '*',
       maxSocketsPerUser: 32,
       drainTimeoutMs: 10_000,
+      recoveryWindowS: 300,
+      recoveryMaxBytes: 268_435_456,
+      natsStream: 'HERALD_EVENTS',
       logLevel: 'info',
       key: undefined,
     });
@@ -64,5 +67,20 @@ describe('loadConfig', () => {
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatch(/^HERALD_JWT_PUBLIC_KEY: not a usable public key/);
     expect(lines[1]).toMatch(/^HERALD_AMQP_URL: .* is not a valid URL/);
+  });
+
+  it('reads the recovery variables and refuses unusable ones, naming each', () => {
+    expect(loadConfig({ HERALD_RECOVERY_WINDOW_S: '0' }).recoveryWindowS).toBe(0);
+    expect(loadConfig({ HERALD_NATS_STREAM: 'EVENTS_EU' }).natsStream).toBe('EVENTS_EU');
+    const lines = problems({
+      HERALD_RECOVERY_WINDOW_S: 'ten',
+      HERALD_RECOVERY_MAX_BYTES: '1000',
+      HERALD_NATS_STREAM: 'has.dots',
+    });
+    expect(lines.map((l) => l.split(':')[0]).sort()).toEqual([
+      'HERALD_NATS_STREAM',
+      'HERALD_RECOVERY_MAX_BYTES',
+      'HERALD_RECOVERY_WINDOW_S',
+    ]);
   });
 });
