@@ -54,23 +54,20 @@ export class AmqpRevocationStore implements RevocationStore {
     this.stream = options.stream;
   }
 
-  private get retryMs(): number {
-    return this.options.retryMs ?? 2_000;
-  }
-
+  /** Not ready until loaded: a pod that cannot know old revocations must not accept sockets. */
   async start(table: Revocations): Promise<void> {
-    const { log } = this.options;
     await retryUntilDone(
       async () => {
         await this.follow(table);
-        log.info({ stream: this.stream, revocations: table.size }, 'revocations loaded');
+        return { revocations: table.size };
       },
+      'revocations loaded',
       {
-        retryMs: this.retryMs,
+        retryMs: this.options.retryMs,
         stopped: () => this.closed,
-        // Not ready until loaded: a pod that cannot know old revocations must not accept sockets.
-        onFailure: (error, attempt) =>
-          log.error({ err: error, stream: this.stream, attempt }, 'cannot load revocations from RabbitMQ; retrying'),
+        log: this.options.log,
+        context: { stream: this.stream },
+        failure: 'cannot load revocations from RabbitMQ; retrying',
       },
     );
   }
@@ -130,7 +127,7 @@ export class AmqpRevocationStore implements RevocationStore {
     }
     // Later losses of the connection: follow again from the start (revoking twice is harmless).
     reader.once('close', () => {
-      if (!this.closed) restartLater(() => this.start(table), { retryMs: this.retryMs, stopped: () => this.closed });
+      if (!this.closed) restartLater(() => this.start(table), { retryMs: this.options.retryMs, stopped: () => this.closed });
     });
   }
 

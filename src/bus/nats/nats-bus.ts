@@ -25,8 +25,6 @@ export interface NatsBusOptions {
 }
 
 const CLOSE_TIMEOUT_MS = 2_000;
-/** Between attempts to open the event log while JetStream is unavailable. */
-const EVENT_LOG_RETRY_MS = 2_000;
 
 /**
  * The bus over one NATS core subject: every pod publishes to it and subscribes to it.
@@ -98,26 +96,22 @@ export class NatsBus implements Bus {
     log.info({ server: nc.getServer(), subject }, 'connected to NATS');
     this.setConnected(true);
     if (this.options.eventLog) {
-      // The first attempt is awaited (a healthy pod starts warm); past a failure the bus is not
-      // up and keeps trying, so the pod listens, not ready, instead of exiting.
-      const open = () => this.openEventLog(nc, onMessage, onLogOpened);
-      await open().catch((error: unknown) => {
-        this.logOpenFailure(error, 1);
-        void retryUntilDone(open, {
-          retryMs: EVENT_LOG_RETRY_MS,
-          stopped: () => this.closing,
-          onFailure: (retryError, attempt) => this.logOpenFailure(retryError, attempt + 1),
-        });
-      });
+      await retryUntilDone(
+        async () => {
+          await this.openEventLog(nc, onMessage, onLogOpened);
+          return {};
+        },
+        'event log open',
+        {
+          stopped: () => this.closing || this.eventLog !== undefined,
+          log,
+          context: { stream: this.options.eventLog.stream },
+          failure: 'cannot open the event log stream (is nats-server running with -js?); not ready, retrying',
+          // A healthy pod starts warm; past a failure it listens, not ready, while this keeps trying.
+          firstAttemptOnly: true,
+        },
+      );
     }
-  }
-
-  private logOpenFailure(error: unknown, attempt: number): void {
-    const { stream } = this.options.eventLog!;
-    this.options.log.error(
-      { err: error, stream, attempt },
-      'cannot open the event log stream (is nats-server running with -js?); not ready, retrying',
-    );
   }
 
   /** The stream, then (for a pod) its reader: resolves once the pod has read what the log held. */
@@ -144,7 +138,6 @@ export class NatsBus implements Bus {
     }
     if (this.closing) return log.close();
     this.eventLog = log;
-    this.options.log.info({ stream: this.options.eventLog!.stream }, 'event log open');
     this.emitStatus();
   }
 

@@ -47,29 +47,25 @@ export class NatsRevocationStore implements RevocationStore {
     this.bucket = options.bucket ?? DEFAULT_REVOCATION_BUCKET;
   }
 
-  private get retryMs(): number {
-    return this.options.retryMs ?? 2_000;
-  }
-
+  /** Not ready until loaded: a pod that cannot know old revocations must not accept sockets. */
   async start(table: Revocations): Promise<void> {
-    const { log } = this.options;
     await retryUntilDone(
       async () => {
         await this.open(table.keepMs);
         await this.follow(table);
-        log.info({ bucket: this.bucket, revocations: table.size, ttlMs: this.ttlMs }, 'revocations loaded');
+        return { revocations: table.size, ttlMs: this.ttlMs };
       },
+      'revocations loaded',
       {
-        retryMs: this.retryMs,
-        stopped: () => this.closed,
-        // Not ready until loaded: a pod that cannot know old revocations must not accept sockets.
-        onFailure: (error, attempt) =>
-          log.error(
-            { err: error, bucket: this.bucket, attempt },
-            'cannot load revocations from JetStream (is nats-server running with -js?); retrying',
-          ),
+        ...this.retry,
+        context: { bucket: this.bucket },
+        failure: 'cannot load revocations from JetStream (is nats-server running with -js?); retrying',
       },
     );
+  }
+
+  private get retry() {
+    return { retryMs: this.options.retryMs, stopped: () => this.closed, log: this.options.log };
   }
 
   async record(userId: string, revokedAtMs: number, keepMs: number): Promise<void> {
@@ -132,7 +128,7 @@ export class NatsRevocationStore implements RevocationStore {
       // The watcher ended without close(): the consumer is gone. Resume after the last entry seen.
       if (!this.closed) {
         this.options.log.warn({ bucket: this.bucket }, 'revocation watcher ended; restarting it');
-        restartLater(() => this.start(table), { retryMs: this.retryMs, stopped: () => this.closed });
+        restartLater(() => this.start(table), this.retry);
       }
     })();
     await ready;
