@@ -40,6 +40,12 @@ export interface Bus {
   /** Called on every change of `up`. */
   onStatus(listener: (up: boolean) => void): void;
   close(): Promise<void>;
+  /**
+   * Reads the event log's stored messages `from`…`to` (positions) in order, for a resume older
+   * than a pod's memory; false when the log no longer holds them all. Only a bus whose log
+   * outlives a pod's memory has it (NATS).
+   */
+  readLog?(from: number, to: number, each: BusMessageHandler, maxMessages: number): Promise<boolean>;
   /** The store that keeps revocations beside this bus's broker for pods started later; none on the local bus. */
   createRevocationStore?(log: Logger): RevocationStore;
 }

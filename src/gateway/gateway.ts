@@ -10,6 +10,7 @@ import { createHttpApi } from '../http/api.js';
 import type { Logger } from '../log.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import { Recovery } from '../recovery/recovery.js';
+import { frameWithSeq } from '../protocol/client-frames.js';
 import { Disconnect } from '../protocol/close-codes.js';
 import type { PublishEvent } from '../protocol/event.js';
 import { maxConnectionsForThisProcess } from './capacity.js';
@@ -95,10 +96,12 @@ export class Gateway {
     this.drainer = new Drain(this.hub, this.config.drainTimeoutMs, this.log);
     this.recovery =
       this.config.recoveryWindowS > 0
-        ? new Recovery({
+        ? new Recovery<EngineFrame>({
             windowMs: this.config.recoveryWindowS * 1000,
             maxBytes: this.config.recoveryMaxBytes,
             metrics: this.metrics,
+            readLog: this.bus.readLog?.bind(this.bus),
+            prepare: (frame, seq) => this.engine.prepareFrame(frameWithSeq(frame, seq)),
           })
         : undefined;
     this.lifecycle = new SocketLifecycle({

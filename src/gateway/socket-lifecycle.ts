@@ -54,11 +54,12 @@ export class SocketLifecycle {
     socket.subscribe(hub.user(state.userId)!.topic);
     state.expiryBucket = this.wheel.add(socket, state.exp);
     const resume = this.deps.recovery
-      ? this.deps.recovery.resume(state.userId, state.sessionId, state.since)
+      ? this.deps.recovery.resume(state.userId, state.sessionId, state.since, state.fromLog)
       : state.since
         ? NO_RECOVERY_RESUME
         : NO_RECOVERY;
     state.since = undefined;
+    state.fromLog = undefined;
     const { userId, sessionId } = state;
     socket.send(welcomeFrame({ userId, sessionId, heartbeatMs: this.deps.heartbeatMs, ...resume.welcome }));
     for (const event of resume.events) socket.sendFrame(event.frame);

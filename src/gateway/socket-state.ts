@@ -1,4 +1,5 @@
-import type { Conn } from '../engine/engine.js';
+import type { Conn, EngineFrame } from '../engine/engine.js';
+import type { MissedFromLog } from '../recovery/log-reader.js';
 import type { Since } from '../recovery/since.js';
 
 /** What the gateway keeps per socket, as the engine's per-socket data. */
@@ -19,6 +20,8 @@ export interface SocketState {
   announced: boolean;
   /** Where a resuming client left off (`since` on the upgrade); replayed at open, then dropped. */
   since: Since | undefined;
+  /** For a resume older than the pod's memory: what the upgrade read from the log. Dropped at open. */
+  fromLog?: MissedFromLog<EngineFrame>;
 }
 
 export type Socket = Conn<SocketState>;

@@ -1,5 +1,6 @@
 import type { TokenVerifier } from '../auth/token-verifier.js';
-import type { UpgradeDecision, UpgradeRequest } from '../engine/engine.js';
+import type { EngineFrame, UpgradeDecision, UpgradeRequest } from '../engine/engine.js';
+import type { MissedFromLog } from '../recovery/log-reader.js';
 import { AuthError, KeysUnavailableError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Recovery } from '../recovery/recovery.js';
@@ -31,7 +32,7 @@ export interface UpgradePolicyDeps {
   isReady(): boolean;
   nextSocketKey(): string;
   /** The pod's view of the event log, when recovery is on. */
-  recovery?: Pick<Recovery<unknown>, 'epoch' | 'reach'>;
+  recovery?: Pick<Recovery<EngineFrame>, 'epoch' | 'reach' | 'fromLog'>;
 }
 
 /** How long an upgrade waits for this pod to reach a `since` seen on a pod further ahead. */
@@ -76,10 +77,15 @@ export function createUpgradePolicy(deps: UpgradePolicyDeps) {
     }
     // The client saw an event this pod has not routed yet (it was on a pod further ahead): wait
     // for it, so that nothing it had is sent again. Past the wait the resume is a gap.
+    let fromLog: MissedFromLog<EngineFrame> | undefined;
     if (since && deps.recovery && since.epoch === deps.recovery.epoch) {
       const reached = deps.recovery.reach(since.seq, CATCH_UP_WAIT_MS);
       if (reached === 'too_many') return refuse(503, 'not_ready', 'too many resumes are waiting on this pod; connect again');
       await reached;
+      // Older than this pod's memory: read it from the log now, the index serves the rest at open.
+      const read = await deps.recovery.fromLog(identity.userId, identity.sessionId, since);
+      if (read === 'too_many') return refuse(503, 'not_ready', 'too many resumes are reading the log on this pod; connect again');
+      fromLog = read;
       if (deps.isDraining()) return refuse(503, 'draining', 'this pod is shutting down; connect again');
     }
     return {
@@ -94,6 +100,7 @@ export function createUpgradePolicy(deps: UpgradePolicyDeps) {
         openedAt: 0,
         announced: false,
         since,
+        fromLog,
       },
     };
   };

@@ -1,4 +1,6 @@
+import type { Bus } from '../bus/bus.js';
 import type { Metrics } from '../metrics.js';
+import { readMissedFromLog, type MissedFromLog } from './log-reader.js';
 import { RecentEvents, type RecentEvent } from './recent-events.js';
 import type { Since } from './since.js';
 
@@ -16,7 +18,7 @@ export interface Resume<Frame> {
   events: readonly RecentEvent<Frame>[];
 }
 
-export interface RecoveryOptions {
+export interface RecoveryOptions<Frame> {
   windowMs: number;
   maxBytes: number;
   metrics: Metrics;
@@ -24,7 +26,15 @@ export interface RecoveryOptions {
   maxReplayEvents?: number;
   /** Upgrades that may wait at once for this pod to reach their `since` (503 past it). */
   maxWaiting?: number;
+  /** The bus's log reader, where the log outlives a pod's memory (NATS): older resumes are read from it. */
+  readLog?: Bus['readLog'];
+  /** Turns an event's frame bytes into what the engine sends, with its `seq` (as the router does). */
+  prepare?: (frame: Uint8Array, seq: number) => Frame;
 }
+
+/** Resumes read from the log at once; more wait their turn, and past the queue they get 503. */
+const LOG_READS_AT_ONCE = 4;
+const LOG_READS_QUEUED = 64;
 
 const DEFAULT_MAX_REPLAY_EVENTS = 10_000;
 const DEFAULT_MAX_WAITING = 1_000;
@@ -42,8 +52,10 @@ export class Recovery<Frame> {
   private waiters: { seq: number; resolve: (reached: boolean) => void }[] = [];
   private readonly maxReplayEvents: number;
   private readonly maxWaiting: number;
+  private logReads = 0;
+  private logQueue: (() => void)[] = [];
 
-  constructor(private readonly options: RecoveryOptions) {
+  constructor(private readonly options: RecoveryOptions<Frame>) {
     this.index = new RecentEvents<Frame>({ maxBytes: options.maxBytes, windowMs: options.windowMs });
     this.maxReplayEvents = options.maxReplayEvents ?? DEFAULT_MAX_REPLAY_EVENTS;
     this.maxWaiting = options.maxWaiting ?? DEFAULT_MAX_WAITING;
@@ -108,8 +120,34 @@ export class Recovery<Frame> {
     });
   }
 
-  /** The welcome's log fields and the events to replay for a socket opening now. */
-  resume(userId: string, sessionId: string, since: Since | undefined): Resume<Frame> {
+  /**
+   * For a resume older than this pod's memory: the missed events read from the log, up to the
+   * current position (the index serves the rest at open). Undefined when not needed or not
+   * possible; 'too_many' when too many such reads are waiting.
+   */
+  async fromLog(userId: string, sessionId: string, since: Since): Promise<MissedFromLog<Frame> | undefined | 'too_many'> {
+    const { readLog, prepare } = this.options;
+    if (!readLog || !prepare || since.epoch !== this.log?.epoch || since.seq >= this.index.coveredAfter) return undefined;
+    if (this.logReads >= LOG_READS_AT_ONCE) {
+      if (this.logQueue.length >= LOG_READS_QUEUED) return 'too_many';
+      await new Promise<void>((resolve) => this.logQueue.push(resolve));
+    }
+    this.logReads++;
+    try {
+      return await readMissedFromLog(readLog, { userId, sessionId }, since.seq, this.current, prepare);
+    } catch {
+      return undefined; // The log could not be read now: the resume is a gap.
+    } finally {
+      this.logReads--;
+      this.logQueue.shift()?.();
+    }
+  }
+
+  /**
+   * The welcome's log fields and the events to replay for a socket opening now. `fromLog` is
+   * what `fromLog` read during the upgrade, if the resume needed it.
+   */
+  resume(userId: string, sessionId: string, since: Since | undefined, fromLog?: MissedFromLog<Frame>): Resume<Frame> {
     const epoch = this.log?.epoch;
     if (epoch === undefined) {
       // The bus keeps no log (AMQP): no position to give, and every resume is a gap.
@@ -120,14 +158,15 @@ export class Recovery<Frame> {
     if (!since) return { welcome: { epoch, seq }, events: [] };
     const lookup =
       since.epoch === epoch && since.seq <= seq
-        ? this.index.lookup(userId, sessionId, since.seq)
+        ? this.index.lookup(userId, sessionId, fromLog ? fromLog.upTo : since.seq)
         : { complete: false as const };
-    if (!lookup.complete || lookup.events.length > this.maxReplayEvents) {
+    const events = lookup.complete ? (fromLog ? [...fromLog.events, ...lookup.events] : lookup.events) : [];
+    if (!lookup.complete || events.length > this.maxReplayEvents) {
       this.options.metrics.recoveryGaps.inc();
       return { welcome: { epoch, seq, gap: true, replayed: 0 }, events: [] };
     }
-    this.options.metrics.recoveryReplayed.inc(lookup.events.length);
-    return { welcome: { epoch, seq, gap: false, replayed: lookup.events.length }, events: lookup.events };
+    this.options.metrics.recoveryReplayed.inc(events.length);
+    return { welcome: { epoch, seq, gap: false, replayed: events.length }, events };
   }
 
   get bytes(): number {

@@ -215,6 +215,40 @@ export function runRecoveryCases({ engine, bus }: RecoverySuiteOptions): void {
       await short.kill();
     });
 
+    it(
+      bus === 'nats'
+        ? 'serves a resume older than the pod\'s memory (HERALD_RECOVERY_MAX_BYTES) from the stream'
+        : 'answers a resume older than the pod\'s memory (HERALD_RECOVERY_MAX_BYTES) with gap: true',
+      async () => {
+        const small = await startPod({ engine, env: { ...freshLog(), HERALD_RECOVERY_MAX_BYTES: String(1024 * 1024) } });
+        const who = ids('rec');
+        const first = await open(small, who);
+        await first.close();
+        const missed = await publishEach(small, [
+          { type: 'EARLY', content: 1, targetUsers: [who.userId] },
+          { type: 'EARLY', content: 2, targetUsers: [who.userId] },
+        ]);
+        // Over 1 MiB of other users' events: the pod's memory drops the early ones.
+        const filler = 'x'.repeat(5_000);
+        for (let request = 0; request < 2; request++) {
+          await publishEach(small, [
+            Array.from({ length: 150 }, (_, n) => ({ type: 'FILLER', content: filler + n, targetUsers: [`filler-${n}`] })),
+          ]);
+        }
+        expect(await metricValue(small, 'herald_recovery_bytes')).toBeLessThanOrEqual(1024 * 1024);
+        const resumed = await open(small, who, sinceOf(welcomeOf(first)));
+        if (bus === 'nats') {
+          expect(welcomeOf(resumed)).toMatchObject({ gap: false, replayed: 2 });
+          await settle(small.http, [{ client: resumed, userId: who.userId }]);
+          expect(resumed.events.filter((e) => e.type === 'EARLY').map((e) => e.id)).toEqual(missed);
+        } else {
+          expect(welcomeOf(resumed)).toMatchObject({ gap: true, replayed: 0 });
+        }
+        await resumed.close();
+        await small.kill();
+      },
+    );
+
     it('with HERALD_RECOVERY_WINDOW_S=0: no epoch or seq anywhere, and every resume is a gap', async () => {
       const off = await startPod({ engine, env: { ...freshLog(), HERALD_RECOVERY_WINDOW_S: '0' } });
       const who = ids('rec');

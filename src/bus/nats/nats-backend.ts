@@ -2,6 +2,8 @@ import type { Config } from '../../config.js';
 import type { Backend, BackendOptions } from '../create-backend.js';
 import { NatsBus } from './nats-bus.js';
 
+const STREAM_BYTES_PER_MEMORY_BYTE = 4;
+
 /** The NATS backend: the events subject (captured by the event log's stream while recovery is on), revocations in a JetStream KV bucket. */
 export function createNatsBackend(
   options: BackendOptions<Pick<Config, 'natsServers' | 'natsSubject' | 'natsStream' | 'recoveryWindowS' | 'recoveryMaxBytes'>>,
@@ -13,10 +15,11 @@ export function createNatsBackend(
     log,
     name: options.clientName,
     publishOnly: options.publishOnly,
-    // The log's stream keeps as many bytes as a pod may hold in memory, for as long as the window.
+    // The stream keeps the window on disk, up to 4 × what a pod may hold in memory: resumes older
+    // than a pod's memory are read from it.
     eventLog:
       config.recoveryWindowS > 0
-        ? { stream: config.natsStream, windowS: config.recoveryWindowS, maxBytes: config.recoveryMaxBytes }
+        ? { stream: config.natsStream, windowS: config.recoveryWindowS, maxBytes: config.recoveryMaxBytes * STREAM_BYTES_PER_MEMORY_BYTE }
         : undefined,
   });
   return { bus, revocationStore: bus.createRevocationStore(log) };

@@ -54,6 +54,11 @@ export class NatsBus implements Bus {
     return this.nc?.info?.max_payload;
   }
 
+  readLog(from: number, to: number, each: BusMessageHandler, maxMessages: number): Promise<boolean> {
+    if (!this.eventLog || !this.up) return Promise.resolve(false);
+    return this.eventLog.read(from, to, each, maxMessages);
+  }
+
   createRevocationStore(log: Logger): RevocationStore {
     return new NatsRevocationStore({ bus: this, log });
   }

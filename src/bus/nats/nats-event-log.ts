@@ -114,6 +114,46 @@ export class NatsEventLog {
     await warmed;
   }
 
+  /**
+   * Reads stored messages `from`…`to` (stream sequences) in order, for a resume older than what
+   * a pod's memory holds. False when the stream no longer holds `from` (expired). At most
+   * `maxMessages` are read; past that it stops and answers false.
+   */
+  async read(
+    from: number,
+    to: number,
+    each: (msg: Uint8Array, position: number) => void,
+    maxMessages: number,
+  ): Promise<boolean> {
+    if (to < from) return true;
+    if (to - from + 1 > maxMessages) return false;
+    const info = await this.jsm!.streams.info(this.options.stream);
+    if (info.state.first_seq > from) return false;
+    const consumer = await this.js.consumers.get(this.options.stream, {
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: from,
+    });
+    try {
+      let next = from;
+      while (next <= to) {
+        const batch = await consumer.fetch({ max_messages: Math.min(1_000, to - next + 1), expires: 5_000 });
+        let got = 0;
+        for await (const msg of batch) {
+          got++;
+          // A gap in sequences: messages expired or were deleted under the reader.
+          if (msg.seq !== next && msg.seq > next) return false;
+          if (msg.seq > to) return true;
+          each(msg.data, msg.seq);
+          next = msg.seq + 1;
+        }
+        if (got === 0) return false;
+      }
+      return true;
+    } finally {
+      await consumer.delete().catch(() => {});
+    }
+  }
+
   /** Stores one request's messages; resolves once JetStream has them. */
   append(messages: Uint8Array[]): Promise<void> {
     if (this.stopped) return Promise.reject(new BusUnavailableError('the event log is closed'));
