@@ -27,6 +27,7 @@ export const Env = Type.Object({
   HERALD_MAX_BACKPRESSURE: Type.Optional(Integer('a byte count')),
   HERALD_IDLE_TIMEOUT_S: Type.Optional(Integer('seconds')),
   HERALD_DRAIN_TIMEOUT_MS: Type.Optional(Integer('milliseconds')),
+  HERALD_MAX_CLIENT_FRAMES_PER_S: Type.Optional(Integer('a whole number of frames a second')),
   HERALD_LOG_LEVEL: Type.Optional(
     Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
   ),
@@ -56,6 +57,8 @@ export interface Config {
   maxBackpressure: number;
   idleTimeoutS: number;
   drainTimeoutMs: number;
+  /** Client → server frames a socket may send each second (a burst of twice that allowed). */
+  maxClientFramesPerS: number;
   logLevel: LogLevel;
   production: boolean;
 }
@@ -69,6 +72,8 @@ export const DEFAULT_AMQP_EXCHANGE = 'herald.events';
 /** Defaults chosen from bench/ runs; docs/tuning.md says why. */
 export const DEFAULT_MAX_BACKPRESSURE = 256 * 1024;
 export const DEFAULT_IDLE_TIMEOUT_S = 60;
+/** Contract §4: a client pings every heartbeatMs and refreshes its token now and then; 20 a second is far above that. */
+export const DEFAULT_MAX_CLIENT_FRAMES_PER_S = 20;
 
 /** Reads the HERALD_* environment. Throws ConfigError with one line per bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -105,6 +110,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     'must be 0 (off) or 8–960 seconds (uWebSockets resolution is 4 s)',
   );
   const drainTimeoutMs = int(e.HERALD_DRAIN_TIMEOUT_MS, 10_000);
+  const maxClientFramesPerS = int(e.HERALD_MAX_CLIENT_FRAMES_PER_S, DEFAULT_MAX_CLIENT_FRAMES_PER_S);
+  check('HERALD_MAX_CLIENT_FRAMES_PER_S', maxClientFramesPerS < 1, 'must be at least 1');
 
   const keys = (['HERALD_JWT_SECRET', 'HERALD_JWT_PUBLIC_KEY', 'HERALD_JWKS_URL'] as const).filter((k) => e[k]);
   if (keys.length > 1) problems.push(`${keys.join(', ')}: set exactly one of them`);
@@ -152,6 +159,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxBackpressure,
     idleTimeoutS,
     drainTimeoutMs,
+    maxClientFramesPerS,
     logLevel: (e.HERALD_LOG_LEVEL ?? 'info') as LogLevel,
     production,
   };

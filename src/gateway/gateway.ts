@@ -202,6 +202,7 @@ export class Gateway {
     const lifecycle = this.lifecycle;
     const onClientFrame = createClientFrameHandler({
       verifier: this.verifier,
+      maxFramesPerS: this.config.maxClientFramesPerS,
       refreshExpiry: (socket, exp) => lifecycle.refreshExpiry(socket, exp),
     });
     return {

@@ -16,6 +16,11 @@ export interface SocketState {
   openedAt: number;
   /** This pod has seen its own SessionOpened for this socket come back from the bus. */
   announced: boolean;
+  /**
+   * The client-frame rate limit as one number (GCRA, a token bucket without a timer): the
+   * `performance.now()` at which the socket's frame allowance is back to full. 0 = full.
+   */
+  framesFullAt: number;
 }
 
 export type Socket = Conn<SocketState>;

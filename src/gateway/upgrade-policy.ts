@@ -72,6 +72,7 @@ export function createUpgradePolicy(deps: UpgradePolicyDeps) {
         socketKey: deps.nextSocketKey(),
         openedAt: 0,
         announced: false,
+        framesFullAt: 0,
       },
     };
   };
