@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { isIP } from 'node:net';
 import { createVerificationKey, type KeySource } from './auth/verification-key.js';
 import { ConfigError } from './errors.js';
 
@@ -97,6 +98,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const check = (name: string, bad: boolean, problem: string) => {
     if (bad && !reported.has(name)) problems.push(`${name}: ${problem}`);
   };
+  check(
+    'HERALD_HOST',
+    e.HERALD_HOST !== undefined && !isListenHost(e.HERALD_HOST),
+    `${JSON.stringify(e.HERALD_HOST)} is not an IP address or a host name`,
+  );
   const port = int(e.HERALD_PORT, 8080);
   check('HERALD_PORT', port > 65535, `${port} is not a port number (0–65535)`);
   const maxSocketsPerUser = int(e.HERALD_MAX_SOCKETS_PER_USER, 32);
@@ -168,6 +174,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 /** A PEM given on one line with literal `\n`s (as env files often hold it) works too. */
 function pemOf(value: string): string {
   return value.replace(/\\n/g, '\n');
+}
+
+/** An IPv4 or IPv6 address, or a host name (RFC 1123 labels; all digits and dots must be IPv4). */
+function isListenHost(value: string): boolean {
+  if (isIP(value) !== 0) return true;
+  if (/^[0-9.]+$/.test(value) || value.length > 253) return false;
+  return /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$/.test(value);
 }
 
 function int(value: string | undefined, fallback: number): number {

@@ -3,6 +3,7 @@ import { PayloadTooLargeError } from '../errors.js';
 import type { HttpRequest } from '../http/http-types.js';
 import type { Disconnect } from '../protocol/close-codes.js';
 import type { Conn, Engine, EngineFrame, EngineHandler, EngineOptions, ListenOptions, SendResult } from './engine.js';
+import { listenError } from './listen-failure.js';
 
 /** The Bun.serve engine: uWebSockets inside Bun. Translates only. */
 export function createBunEngine<Data>(options: EngineOptions): Engine<Data> {
@@ -49,7 +50,16 @@ class BunEngine<Data> implements Engine<Data> {
   constructor(private readonly options: EngineOptions) {}
 
   async listen(options: ListenOptions, handler: EngineHandler<Data>): Promise<{ port: number }> {
-    this.server = Bun.serve<SocketData<Data>>({
+    try {
+      this.server = this.serve(options, handler);
+    } catch (error) {
+      throw listenError(options.host, options.port, (error as NodeJS.ErrnoException).code, error);
+    }
+    return { port: this.server.port ?? options.port };
+  }
+
+  private serve(options: ListenOptions, handler: EngineHandler<Data>): Server<SocketData<Data>> {
+    return Bun.serve<SocketData<Data>>({
       hostname: options.host,
       port: options.port,
       // The gateway reads bodies itself to answer 413 with a JSON body; Bun's own cut is a backstop.
@@ -106,7 +116,6 @@ class BunEngine<Data> implements Engine<Data> {
         },
       },
     });
-    return { port: this.server.port ?? options.port };
   }
 
   prepareFrame(frame: Uint8Array): EngineFrame {
