@@ -211,6 +211,7 @@ export class Gateway {
         metrics: this.metrics,
         isReady: () => this.ready,
         publishToken: this.config.publishToken,
+        socketPath: SOCKET_PATH,
         log: this.log,
       }),
       upgrade: createUpgradePolicy({

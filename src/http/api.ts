@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import { bearerToken } from '../auth/authorization-header.js';
 import type { Emitter } from '../emitter.js';
 import { BusUnavailableError, InvalidIdError, MessageTooLargeError, PayloadTooLargeError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -13,6 +14,8 @@ export interface HttpApiDeps {
   /** /readyz: the bus is up, revocations are loaded and the pod is not draining. */
   isReady(): boolean;
   publishToken: string | undefined;
+  /** The WebSocket path: a plain request there is told to upgrade (426). */
+  socketPath: string;
   log: Logger;
 }
 
@@ -26,9 +29,9 @@ export function createHttpApi(deps: HttpApiDeps): (request: HttpRequest) => Prom
   const expectedToken = deps.publishToken ? Buffer.from(deps.publishToken) : undefined;
 
   function authorized(request: HttpRequest): boolean {
-    const header = request.header('authorization');
-    if (!expectedToken || !header?.startsWith('Bearer ')) return false;
-    const given = Buffer.from(header.slice(7).trim());
+    const token = bearerToken(request.header('authorization'));
+    if (!expectedToken || token === undefined) return false;
+    const given = Buffer.from(token);
     return given.length === expectedToken.length && timingSafeEqual(given, expectedToken);
   }
 
@@ -41,6 +44,13 @@ export function createHttpApi(deps: HttpApiDeps): (request: HttpRequest) => Prom
     if (path === '/metrics') {
       const registry = deps.metrics.registry;
       return { status: 200, headers: { 'content-type': registry.contentType }, body: await registry.metrics() };
+    }
+    if (path === deps.socketPath) {
+      return json(
+        426,
+        { error: 'upgrade_required', message: `${path} takes a WebSocket upgrade (Upgrade: websocket)` },
+        { upgrade: 'websocket', connection: 'Upgrade' },
+      );
     }
     if (!path.startsWith('/v1/')) return jsonError(404, 'not_found', `no route for ${path}`);
     if (!authorized(request)) return jsonError(401, 'unauthorized', 'a valid publish token is required (Authorization: Bearer)');
