@@ -80,6 +80,21 @@ export class ListenError extends Error {
   }
 }
 
+/**
+ * A request body that did not arrive: the client stopped sending it (`stalled`, answered 408
+ * while the connection is still there) or the connection went away (`cut`).
+ */
+export class IncompleteBodyError extends Error {
+  override readonly name = 'IncompleteBodyError';
+  constructor(
+    readonly reason: 'stalled' | 'cut',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 /** A user or session id that no token can carry (not 1–128 characters): 400 over HTTP. */
 export class InvalidIdError extends TypeError {
   override readonly name = 'InvalidIdError';

@@ -1,5 +1,5 @@
 import type { Server, ServerWebSocket } from 'bun';
-import { PayloadTooLargeError } from '../errors.js';
+import { IncompleteBodyError, PayloadTooLargeError } from '../errors.js';
 import type { HttpRequest } from '../http/http-types.js';
 import type { Disconnect } from '../protocol/close-codes.js';
 import type { Conn, Engine, EngineFrame, EngineHandler, EngineOptions, ListenOptions, SendResult } from './engine.js';
@@ -81,7 +81,7 @@ class BunEngine<Data> implements Engine<Data> {
             headers: { 'content-type': 'application/json' },
           });
         }
-        const response = await handler.http(toHttpRequest(req, url, options.maxBodyBytes));
+        const response = await handler.http(toHttpRequest(req, url, options));
         return new Response(response.body, { status: response.status, headers: response.headers });
       },
       // A handler that throws (a gateway bug): logged, and the client gets a JSON 500.
@@ -145,13 +145,32 @@ class BunEngine<Data> implements Engine<Data> {
 
 const INTERNAL_ERROR_BODY = '{"error":"internal_error","message":"the request failed; see the gateway log"}';
 
-function toHttpRequest(req: Request, url: URL, maxBodyBytes: number): HttpRequest {
+function toHttpRequest(req: Request, url: URL, options: ListenOptions): HttpRequest {
   return {
     method: req.method,
     path: url.pathname,
     header: (name) => req.headers.get(name) ?? undefined,
-    body: () => readBody(req, maxBodyBytes),
+    body: () => readBodyInTime(req, options.maxBodyBytes, options.bodyTimeoutMs),
   };
+}
+
+async function readBodyInTime(req: Request, limit: number, timeoutMs: number): Promise<Uint8Array> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new IncompleteBodyError('stalled', `the request body did not arrive within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([readBody(req, limit), late]);
+  } catch (error) {
+    if (error instanceof PayloadTooLargeError || error instanceof IncompleteBodyError) throw error;
+    // Bun rejects the read with an AbortError when the connection closes under it.
+    throw new IncompleteBodyError('cut', 'the connection closed before the request body arrived', { cause: error });
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function readBody(req: Request, limit: number): Promise<Uint8Array> {

@@ -166,7 +166,7 @@ class UwsEngine<Data> implements Engine<Data> {
         if (conn.opened) handler.close(conn, code, this.decoder.decode(message));
       },
     });
-    const bridge = { maxBodyBytes: options.maxBodyBytes, log: this.options.log, enteredCallback: () => gate.enteredCallback() };
+    const bridge = { maxBodyBytes: options.maxBodyBytes, bodyTimeoutMs: options.bodyTimeoutMs, log: this.options.log, enteredCallback: () => gate.enteredCallback() };
     app.any('/*', (res, req) => {
       gate.enteredCallback();
       serveHttp(res, req, handler.http, bridge);

@@ -3,6 +3,7 @@ import { uuidv7 } from 'uuidv7';
 import { encodeEventMessage } from './bus-format.js';
 import {
   MAX_CONTENT_BYTES,
+  MAX_CONTENT_DEPTH,
   TARGET_USERS_RULE,
   publishBatchValidator,
   publishEventValidator,
@@ -39,6 +40,13 @@ export function encodeEvents(body: unknown, now = Date.now()): EncodedEvents {
       problems.push({ path: isBatch ? `/${index}/targetUsers` : '/targetUsers', message: TARGET_USERS_RULE });
     }
     const at = isBatch ? `/${index}/content` : '/content';
+    // Checked before serializing: JSON.stringify of a deep value is slow, and drops what is not finite.
+    const shape = contentProblem(event.content, 0);
+    if (shape !== undefined) {
+      problems.push(shape === TOO_DEEP ? { path: at, message: TOO_DEEP_MESSAGE } : { path: at + shape.path, message: NOT_FINITE_MESSAGE });
+      contents.push('null');
+      return;
+    }
     const json = serializeContent(event.content);
     if (json === undefined) problems.push({ path: at, message: 'content is not JSON-serializable' });
     else if (json.length > MAX_CONTENT_BYTES / 3 && encoder.encode(json).length > MAX_CONTENT_BYTES)
@@ -69,6 +77,38 @@ export function encodeEvents(body: unknown, now = Date.now()): EncodedEvents {
     );
   });
   return { ids, messages };
+}
+
+const TOO_DEEP = { path: '' };
+const TOO_DEEP_MESSAGE = `content must be nested at most ${MAX_CONTENT_DEPTH} deep`;
+const NOT_FINITE_MESSAGE = 'numbers in content must be finite (JSON has no NaN or Infinity)';
+
+/**
+ * The first reason `value` (nested `depth` deep) cannot be content: TOO_DEEP, or the JSON
+ * pointer (below the content) of a number that is not finite. Stops at MAX_CONTENT_DEPTH, so
+ * a value of any depth costs at most its first 64 levels.
+ */
+function contentProblem(value: unknown, depth: number): { path: string } | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : { path: '' };
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (depth === MAX_CONTENT_DEPTH) return TOO_DEEP;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const problem = contentProblem(value[i], depth + 1);
+      if (problem !== undefined) return problem === TOO_DEEP ? problem : { path: `/${i}${problem.path}` };
+    }
+    return undefined;
+  }
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    const problem = contentProblem((value as Record<string, unknown>)[key], depth + 1);
+    if (problem !== undefined) return problem === TOO_DEEP ? problem : { path: `/${pointerSegment(key)}${problem.path}` };
+  }
+  return undefined;
+}
+
+function pointerSegment(key: string): string {
+  return key.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
 function serializeContent(content: unknown): string | undefined {
