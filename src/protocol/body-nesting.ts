@@ -41,9 +41,10 @@ export function checkBodyNesting(bytes: Uint8Array): void {
 }
 
 function firstSignificant(bytes: Uint8Array): number | undefined {
-  for (let i = 0; i < bytes.length; i++) {
+  // A UTF-8 byte order mark is dropped by the decoder before JSON.parse: skip it here too.
+  const start = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  for (let i = start; i < bytes.length; i++) {
     const c = bytes[i]!;
-    // JSON whitespace, and a UTF-8 byte order mark's first byte is not a bracket either.
     if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return c;
   }
   return undefined;

@@ -70,6 +70,11 @@ describe('checkBodyNesting', () => {
     expect(problemsOf(() => checkBodyNesting(bytes(body)))).toEqual([{ path: '/2/content', message: expect.stringMatching(/64 deep/) }]);
   });
 
+  it('reads a batch behind a byte order mark as a batch', () => {
+    const body = new Uint8Array([0xef, 0xbb, 0xbf, ...bytes(`[{"type":"T","content":${deep(64)}}]`)]);
+    expect(() => checkBodyNesting(body)).not.toThrow();
+  });
+
   it('skips brackets inside strings, escaped quotes included', () => {
     const body = `{"content":"\\"${'['.repeat(500)}","k\\"ey":${deep(3)}}`;
     expect(() => checkBodyNesting(bytes(body))).not.toThrow();
