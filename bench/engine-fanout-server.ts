@@ -66,6 +66,7 @@ async function main(): Promise<void> {
       // Far above what a scenario queues per socket: nothing is dropped, every frame is counted.
       backpressureLimit: 256 * 1024 * 1024,
       maxBodyBytes: 1024 * 1024,
+      bodyTimeoutMs: 5_000,
     },
     {
       async upgrade(request) {

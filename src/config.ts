@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { isIP } from 'node:net';
 import { createVerificationKey, type KeySource } from './auth/verification-key.js';
 import { ConfigError } from './errors.js';
 
@@ -32,6 +33,7 @@ export const Env = Type.Object({
   HERALD_NATS_STREAM: Type.Optional(
     Type.String({ pattern: '^[^\\s.*>/\\\\]{1,32}$', description: 'a JetStream stream name (1–32 characters, no spaces, ".", "*", ">" or slashes)' }),
   ),
+  HERALD_MAX_CLIENT_FRAMES_PER_S: Type.Optional(Integer('a whole number of frames a second')),
   HERALD_LOG_LEVEL: Type.Optional(
     Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
   ),
@@ -67,6 +69,8 @@ export interface Config {
   recoveryMaxBytes: number;
   /** The JetStream stream that holds the event log on the NATS bus. */
   natsStream: string;
+  /** Client → server frames a socket may send each second (a burst of twice that allowed). */
+  maxClientFramesPerS: number;
   logLevel: LogLevel;
   production: boolean;
 }
@@ -83,6 +87,8 @@ export const DEFAULT_RECOVERY_MAX_BYTES = 256 * 1024 * 1024;
 /** Defaults chosen from bench/ runs; docs/tuning.md says why. */
 export const DEFAULT_MAX_BACKPRESSURE = 256 * 1024;
 export const DEFAULT_IDLE_TIMEOUT_S = 60;
+/** Contract §4: a client pings every heartbeatMs and refreshes its token now and then; 20 a second is far above that. */
+export const DEFAULT_MAX_CLIENT_FRAMES_PER_S = 20;
 
 /** Reads the HERALD_* environment. Throws ConfigError with one line per bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -106,6 +112,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const check = (name: string, bad: boolean, problem: string) => {
     if (bad && !reported.has(name)) problems.push(`${name}: ${problem}`);
   };
+  check(
+    'HERALD_HOST',
+    e.HERALD_HOST !== undefined && !isListenHost(e.HERALD_HOST),
+    `${JSON.stringify(e.HERALD_HOST)} is not an IP address or a host name`,
+  );
   const port = int(e.HERALD_PORT, 8080);
   check('HERALD_PORT', port > 65535, `${port} is not a port number (0–65535)`);
   const maxSocketsPerUser = int(e.HERALD_MAX_SOCKETS_PER_USER, 32);
@@ -123,6 +134,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   check('HERALD_RECOVERY_WINDOW_S', recoveryWindowS > 7 * 24 * 3600, 'must be at most 604800 seconds (a week)');
   const recoveryMaxBytes = int(e.HERALD_RECOVERY_MAX_BYTES, DEFAULT_RECOVERY_MAX_BYTES);
   check('HERALD_RECOVERY_MAX_BYTES', recoveryMaxBytes < 1024 * 1024, 'must be at least 1048576 bytes (1 MiB)');
+  const maxClientFramesPerS = int(e.HERALD_MAX_CLIENT_FRAMES_PER_S, DEFAULT_MAX_CLIENT_FRAMES_PER_S);
+  check('HERALD_MAX_CLIENT_FRAMES_PER_S', maxClientFramesPerS < 1, 'must be at least 1');
 
   const keys = (['HERALD_JWT_SECRET', 'HERALD_JWT_PUBLIC_KEY', 'HERALD_JWKS_URL'] as const).filter((k) => e[k]);
   if (keys.length > 1) problems.push(`${keys.join(', ')}: set exactly one of them`);
@@ -173,6 +186,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     recoveryWindowS,
     recoveryMaxBytes,
     natsStream: e.HERALD_NATS_STREAM ?? DEFAULT_NATS_STREAM,
+    maxClientFramesPerS,
     logLevel: (e.HERALD_LOG_LEVEL ?? 'info') as LogLevel,
     production,
   };
@@ -181,6 +195,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 /** A PEM given on one line with literal `\n`s (as env files often hold it) works too. */
 function pemOf(value: string): string {
   return value.replace(/\\n/g, '\n');
+}
+
+/** An IPv4 or IPv6 address, or a host name (RFC 1123 labels; all digits and dots must be IPv4). */
+function isListenHost(value: string): boolean {
+  if (isIP(value) !== 0) return true;
+  if (/^[0-9.]+$/.test(value) || value.length > 253) return false;
+  return /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$/.test(value);
 }
 
 function int(value: string | undefined, fallback: number): number {

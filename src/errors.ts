@@ -54,6 +54,47 @@ export class EngineError extends Error {
   override readonly name = 'EngineError';
 }
 
+/** Why a listen failed, as the operator fixes it. */
+export type ListenFailure =
+  /** Another process holds the port. */
+  | 'address_in_use'
+  /** The host does not resolve, or is not an address of this machine. */
+  | 'bad_host'
+  /** The port needs privileges this process does not have. */
+  | 'permission_denied'
+  | 'unknown';
+
+/** The engine could not listen on HERALD_HOST:HERALD_PORT; main.ts says why in one line. */
+export class ListenError extends Error {
+  override readonly name = 'ListenError';
+  constructor(
+    readonly failure: ListenFailure,
+    readonly host: string,
+    readonly port: number,
+    /** The errno code (`EADDRINUSE`…) when the runtime gave one. */
+    readonly code: string | undefined,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * A request body that did not arrive: the client stopped sending it (`stalled`, answered 408
+ * while the connection is still there) or the connection went away (`cut`).
+ */
+export class IncompleteBodyError extends Error {
+  override readonly name = 'IncompleteBodyError';
+  constructor(
+    readonly reason: 'stalled' | 'cut',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 /** A user or session id that no token can carry (not 1–128 characters): 400 over HTTP. */
 export class InvalidIdError extends TypeError {
   override readonly name = 'InvalidIdError';

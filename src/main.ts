@@ -2,7 +2,7 @@ import { createBackend } from './bus/create-backend.js';
 import { loadConfig, type Config } from './config.js';
 import { applyDevelopmentMode } from './dev-mode.js';
 import { createEngine } from './engine/create-engine.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, ListenError } from './errors.js';
 import { Gateway } from './gateway/gateway.js';
 import type { SocketState } from './gateway/socket-state.js';
 import { createLogger } from './log.js';
@@ -50,6 +50,26 @@ let shuttingDown = false;
 main().catch((error) => {
   // A start cut short by SIGTERM fails on its closed bus; the drain decides the exit code.
   if (shuttingDown) return;
+  if (error instanceof ListenError) {
+    const { line, exitCode } = describeListenError(error);
+    process.stderr.write(`herald: ${line}\n`);
+    process.exit(exitCode);
+  }
   process.stderr.write(`herald: failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
   process.exit(1);
 });
+
+/** One line an operator can act on: a bad value exits 2 like any invalid configuration. */
+function describeListenError(error: ListenError): { line: string; exitCode: number } {
+  const host = JSON.stringify(error.host);
+  switch (error.failure) {
+    case 'address_in_use':
+      return { line: `cannot listen: HERALD_PORT ${error.port} is in use on HERALD_HOST ${host} (another process holds it)`, exitCode: 1 };
+    case 'bad_host':
+      return { line: `invalid configuration: HERALD_HOST: ${host} does not name an address of this machine (${error.code ?? 'no reason given'})`, exitCode: 2 };
+    case 'permission_denied':
+      return { line: `invalid configuration: HERALD_PORT: ${error.port} needs privileges this process does not have`, exitCode: 2 };
+    default:
+      return { line: `cannot listen on HERALD_HOST ${host}, HERALD_PORT ${error.port}: ${error.message}`, exitCode: 1 };
+  }
+}

@@ -1,8 +1,9 @@
 import type { Server, ServerWebSocket } from 'bun';
-import { PayloadTooLargeError } from '../errors.js';
+import { IncompleteBodyError, PayloadTooLargeError } from '../errors.js';
 import type { HttpRequest } from '../http/http-types.js';
 import type { Disconnect } from '../protocol/close-codes.js';
 import type { Conn, Engine, EngineFrame, EngineHandler, EngineOptions, ListenOptions, SendResult } from './engine.js';
+import { listenError } from './listen-failure.js';
 
 /** The Bun.serve engine: uWebSockets inside Bun. Translates only. */
 export function createBunEngine<Data>(options: EngineOptions): Engine<Data> {
@@ -53,7 +54,16 @@ class BunEngine<Data> implements Engine<Data> {
   constructor(private readonly options: EngineOptions) {}
 
   async listen(options: ListenOptions, handler: EngineHandler<Data>): Promise<{ port: number }> {
-    this.server = Bun.serve<SocketData<Data>>({
+    try {
+      this.server = this.serve(options, handler);
+    } catch (error) {
+      throw listenError(options.host, options.port, (error as NodeJS.ErrnoException).code, error);
+    }
+    return { port: this.server.port ?? options.port };
+  }
+
+  private serve(options: ListenOptions, handler: EngineHandler<Data>): Server<SocketData<Data>> {
+    return Bun.serve<SocketData<Data>>({
       hostname: options.host,
       port: options.port,
       // The gateway reads bodies itself to answer 413 with a JSON body; Bun's own cut is a backstop.
@@ -75,7 +85,7 @@ class BunEngine<Data> implements Engine<Data> {
             headers: { 'content-type': 'application/json' },
           });
         }
-        const response = await handler.http(toHttpRequest(req, url, options.maxBodyBytes));
+        const response = await handler.http(toHttpRequest(req, url, options));
         return new Response(response.body, { status: response.status, headers: response.headers });
       },
       // A handler that throws (a gateway bug): logged, and the client gets a JSON 500.
@@ -110,7 +120,6 @@ class BunEngine<Data> implements Engine<Data> {
         },
       },
     });
-    return { port: this.server.port ?? options.port };
   }
 
   prepareFrame(frame: Uint8Array): EngineFrame {
@@ -140,13 +149,32 @@ class BunEngine<Data> implements Engine<Data> {
 
 const INTERNAL_ERROR_BODY = '{"error":"internal_error","message":"the request failed; see the gateway log"}';
 
-function toHttpRequest(req: Request, url: URL, maxBodyBytes: number): HttpRequest {
+function toHttpRequest(req: Request, url: URL, options: ListenOptions): HttpRequest {
   return {
     method: req.method,
     path: url.pathname,
     header: (name) => req.headers.get(name) ?? undefined,
-    body: () => readBody(req, maxBodyBytes),
+    body: () => readBodyInTime(req, options.maxBodyBytes, options.bodyTimeoutMs),
   };
+}
+
+async function readBodyInTime(req: Request, limit: number, timeoutMs: number): Promise<Uint8Array> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new IncompleteBodyError('stalled', `the request body did not arrive within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([readBody(req, limit), late]);
+  } catch (error) {
+    if (error instanceof PayloadTooLargeError || error instanceof IncompleteBodyError) throw error;
+    // Bun rejects the read with an AbortError when the connection closes under it.
+    throw new IncompleteBodyError('cut', 'the connection closed before the request body arrived', { cause: error });
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function readBody(req: Request, limit: number): Promise<Uint8Array> {

@@ -63,6 +63,12 @@ export interface ListenOptions {
   backpressureLimit: number;
   /** Largest HTTP request body read; above it the handler sees PayloadTooLargeError. */
   maxBodyBytes: number;
+  /**
+   * How long a request body may take to arrive once the handler asks for it; past it the handler
+   * sees IncompleteBodyError('stalled'), and one whose connection closes first sees ('cut').
+   * Below the engines' own idle cut (10 s), so the client still gets the answer.
+   */
+  bodyTimeoutMs: number;
 }
 
 /** The native frame handle an engine publishes: made once per event, whatever the recipients. */

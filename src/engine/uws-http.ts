@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse } from 'uWebSockets.js';
-import { PayloadTooLargeError } from '../errors.js';
+import { IncompleteBodyError, PayloadTooLargeError } from '../errors.js';
 import type { HttpRequest, HttpResponse } from '../http/http-types.js';
 import type { Logger } from '../log.js';
 
@@ -8,6 +8,7 @@ export const INTERNAL_ERROR_BODY = '{"error":"internal_error","message":"the req
 
 export interface UwsHttpBridge {
   maxBodyBytes: number;
+  bodyTimeoutMs: number;
   log: Logger;
   /** Tells the callback gate that a uWebSockets.js callback (abort, body chunk) is running. */
   enteredCallback(): void;
@@ -27,14 +28,13 @@ export function serveHttp(
   const path = req.getUrl();
   const headers = copyHeaders(req);
   // uWebSockets.js delivers the body only to a reader attached before this callback returns.
-  const body = new BodyReader(res, Number(headers.get('content-length') ?? '0'), bridge.maxBodyBytes, () =>
-    bridge.enteredCallback(),
-  );
-  // After an abort the body never completes and nothing is written: the handler's work is dropped.
+  const body = new BodyReader(res, Number(headers.get('content-length') ?? '0'), bridge, () => bridge.enteredCallback());
+  // After an abort nothing is written; a body still awaited fails, so the handler finishes.
   let aborted = false;
   res.onAborted(() => {
     bridge.enteredCallback();
     aborted = true;
+    body.abort();
   });
   const request: HttpRequest = {
     method,
@@ -45,7 +45,8 @@ export function serveHttp(
   handle(request).then(
     (response: HttpResponse) => {
       if (aborted) return;
-      res.cork(() => writeResponse(res, response.status, response.headers, response.body, body.mustClose));
+      const close = body.mustClose || response.headers?.connection === 'close';
+      res.cork(() => writeResponse(res, response.status, response.headers, response.body, close));
     },
     (error: unknown) => {
       bridge.log.error({ err: error, path }, 'http handler failed');
@@ -58,22 +59,24 @@ export function serveHttp(
 /**
  * Reads a request body as uWebSockets.js streams it. A body over the limit is read to its end
  * and dropped (so the client sees the 413); one over four times the limit is cut at once and
- * the connection closes after the answer, like Bun.serve's `maxRequestBodySize`.
+ * the connection closes after the answer, like Bun.serve's `maxRequestBodySize`. A body not
+ * there within `bodyTimeoutMs` of being asked for fails as stalled (answered, then closed).
  */
 class BodyReader {
   mustClose = false;
   private readonly chunks: Buffer[] = [];
+  private readonly limit: number;
+  private readonly timeoutMs: number;
   private size = 0;
   private done = false;
   private failure: Error | undefined;
   private waiter: { resolve: (body: Uint8Array) => void; reject: (error: Error) => void } | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(
-    res: UwsResponse,
-    declared: number,
-    private readonly limit: number,
-    onCallback: () => void,
-  ) {
+  constructor(res: UwsResponse, declared: number, options: { maxBodyBytes: number; bodyTimeoutMs: number }, onCallback: () => void) {
+    const limit = options.maxBodyBytes;
+    this.limit = limit;
+    this.timeoutMs = options.bodyTimeoutMs;
     if (declared > limit * 4) this.cut();
     res.onData((chunk, isLast) => {
       onCallback();
@@ -90,9 +93,18 @@ class BodyReader {
 
   read(): Promise<Uint8Array> {
     if (this.done) return this.settled();
+    this.timer = setTimeout(() => {
+      this.mustClose = true;
+      this.fail(new IncompleteBodyError('stalled', `the request body did not arrive within ${this.timeoutMs} ms`));
+    }, this.timeoutMs);
     return new Promise((resolve, reject) => {
       this.waiter = { resolve, reject };
     });
+  }
+
+  /** The connection went away: a body still awaited will never come. */
+  abort(): void {
+    this.fail(new IncompleteBodyError('cut', 'the connection closed before the request body arrived'));
   }
 
   private cut(): void {
@@ -114,6 +126,7 @@ class BodyReader {
 
   private settle(): void {
     this.done = true;
+    clearTimeout(this.timer);
     if (this.waiter) this.settled().then(this.waiter.resolve, this.waiter.reject);
   }
 
@@ -140,6 +153,7 @@ export function writeResponse(
   closeConnection: boolean,
 ): void {
   res.writeStatus(`${status} ${STATUS_CODES[status] ?? ''}`);
-  if (headers) for (const name in headers) res.writeHeader(name, headers[name]!);
+  // uWebSockets.js writes `Connection: close` itself when it closes.
+  if (headers) for (const name in headers) if (!closeConnection || name !== 'connection') res.writeHeader(name, headers[name]!);
   res.end(body, closeConnection);
 }

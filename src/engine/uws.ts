@@ -10,6 +10,7 @@ import type {
 import { EngineError } from '../errors.js';
 import type { Disconnect } from '../protocol/close-codes.js';
 import type { Conn, Engine, EngineFrame, EngineHandler, EngineOptions, ListenOptions, SendResult } from './engine.js';
+import { listenError, probeListen } from './listen-failure.js';
 import { CallbackGate } from './uws-callback-gate.js';
 import { copyHeaders, INTERNAL_ERROR_BODY, serveHttp, writeResponse } from './uws-http.js';
 
@@ -28,6 +29,9 @@ export function createUwsEngine<Data>(options: EngineOptions): Engine<Data> {
 interface UserData<Data> {
   conn: UwsConn<Data>;
 }
+
+/** uWebSockets.js ListenOptions.LIBUS_LISTEN_EXCLUSIVE_PORT (a const enum in its typings). */
+const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
 
 /** A close reason travels in a control frame: 123 bytes at most after the code. */
 const MAX_CLOSE_REASON_BYTES = 123;
@@ -166,15 +170,24 @@ class UwsEngine<Data> implements Engine<Data> {
         if (conn.opened) handler.close(conn, code, this.decoder.decode(message));
       },
     });
-    const bridge = { maxBodyBytes: options.maxBodyBytes, log: this.options.log, enteredCallback: () => gate.enteredCallback() };
+    const bridge = { maxBodyBytes: options.maxBodyBytes, bodyTimeoutMs: options.bodyTimeoutMs, log: this.options.log, enteredCallback: () => gate.enteredCallback() };
     app.any('/*', (res, req) => {
       gate.enteredCallback();
       serveHttp(res, req, handler.http, bridge);
     });
     return new Promise((resolve, reject) => {
-      app.listen(options.host, options.port, (listenSocket) => {
+      // Exclusive: by default uSockets sets SO_REUSEPORT, and a second pod on the same port would
+      // share it silently instead of failing. The typings lack this overload; the addon has it.
+      const listen = app.listen as unknown as (
+        host: string,
+        port: number,
+        listenOptions: number,
+        cb: (listenSocket: us_listen_socket | false) => void,
+      ) => void;
+      listen.call(app, options.host, options.port, LIBUS_LISTEN_EXCLUSIVE_PORT, (listenSocket) => {
         if (!listenSocket) {
-          reject(new EngineError(`cannot listen on ${options.host}:${options.port}`));
+          // uWebSockets.js gives no reason: a plain listen on the same address tells it.
+          void probeListen(options.host, options.port).then((code) => reject(listenError(options.host, options.port, code)));
           return;
         }
         this.listenSocket = listenSocket;

@@ -6,12 +6,24 @@ import type { Socket } from './socket-state.js';
 
 export interface ClientFrameDeps {
   verifier: TokenVerifier;
+  /** HERALD_MAX_CLIENT_FRAMES_PER_S: frames a socket may send each second, any kind. */
+  maxFramesPerS: number;
   /** Moves the socket on the expiry wheel after a successful `herald.auth`. */
   refreshExpiry(socket: Socket, exp: number): void;
 }
 
-/** Handles what a client sends: `herald.ping`, `herald.auth`; anything else closes the socket. */
+/** A socket may send a burst of this many seconds' worth of frames at once. */
+const BURST_SECONDS = 2;
+
+/**
+ * Handles what a client sends: `herald.ping`, `herald.auth`; anything else closes the socket,
+ * and so does a socket sending faster than its frame rate (1008).
+ */
 export function createClientFrameHandler(deps: ClientFrameDeps) {
+  const frameIntervalMs = 1000 / deps.maxFramesPerS;
+  const burstMs = BURST_SECONDS * 1000;
+  const tooManyFrames = Disconnect.tooManyFrames(deps.maxFramesPerS);
+
   async function refresh(socket: Socket, token: string): Promise<void> {
     let identity;
     try {
@@ -34,6 +46,14 @@ export function createClientFrameHandler(deps: ClientFrameDeps) {
 
   return function onClientFrame(socket: Socket, message: string | Uint8Array, isBinary: boolean): void {
     if (socket.closed) return;
+    // A token bucket of 2 s of frames refilled continuously, kept as the instant it is full again.
+    const now = performance.now();
+    const fullAt = Math.max(socket.data.framesFullAt, now) + frameIntervalMs;
+    if (fullAt - now > burstMs) {
+      socket.end(tooManyFrames);
+      return;
+    }
+    socket.data.framesFullAt = fullAt;
     if (isBinary || typeof message !== 'string') {
       socket.end(Disconnect.BinaryFrame);
       return;

@@ -24,6 +24,8 @@ import { createUpgradePolicy } from './upgrade-policy.js';
 
 export const SOCKET_PATH = '/ws';
 export const MAX_PUBLISH_BODY_BYTES = 1024 * 1024;
+/** A publish body must arrive within this long: 1 MiB at 200 KB/s, and under the engines' 10 s idle cut. */
+const BODY_TIMEOUT_MS = 5_000;
 /** The engine's frame limit: far above the gateway's 16 KiB so an oversized frame gets 1009, not a silent cut. */
 const ENGINE_MAX_PAYLOAD = 1024 * 1024;
 /** How long start() waits for the revocation store before listening anyway (not ready until it loads). */
@@ -161,6 +163,7 @@ export class Gateway {
         // Headroom above the gateway's limit, so the 4008 close frame still fits in the buffer.
         backpressureLimit: this.config.maxBackpressure * 2,
         maxBodyBytes: MAX_PUBLISH_BODY_BYTES,
+        bodyTimeoutMs: BODY_TIMEOUT_MS,
       },
       this.engineHandler(),
     );
@@ -227,6 +230,7 @@ export class Gateway {
     const lifecycle = this.lifecycle;
     const onClientFrame = createClientFrameHandler({
       verifier: this.verifier,
+      maxFramesPerS: this.config.maxClientFramesPerS,
       refreshExpiry: (socket, exp) => lifecycle.refreshExpiry(socket, exp),
     });
     return {
@@ -235,6 +239,7 @@ export class Gateway {
         metrics: this.metrics,
         isReady: () => this.ready,
         publishToken: this.config.publishToken,
+        socketPath: SOCKET_PATH,
         log: this.log,
       }),
       upgrade: createUpgradePolicy({

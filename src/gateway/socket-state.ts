@@ -22,6 +22,11 @@ export interface SocketState {
   since: Since | undefined;
   /** For a resume older than the pod's memory: what the upgrade read from the log. Dropped at open. */
   fromLog?: MissedFromLog<EngineFrame>;
+  /**
+   * The client-frame rate limit as one number (GCRA, a token bucket without a timer): the
+   * `performance.now()` at which the socket's frame allowance is back to full. 0 = full.
+   */
+  framesFullAt: number;
 }
 
 export type Socket = Conn<SocketState>;

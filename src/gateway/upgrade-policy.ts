@@ -1,3 +1,4 @@
+import { readAuthorization } from '../auth/authorization-header.js';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import type { EngineFrame, UpgradeDecision, UpgradeRequest } from '../engine/engine.js';
 import type { MissedFromLog } from '../recovery/log-reader.js';
@@ -60,9 +61,11 @@ export function createUpgradePolicy(deps: UpgradePolicyDeps) {
       return refuse(403, 'origin_not_allowed', `origin ${origin} is not allowed`);
     }
 
+    const token = tokenOf(request);
+    if (typeof token === 'object') return refuse(401, token.reason, token.message);
     let identity;
     try {
-      identity = await deps.verifier.verify(tokenOf(request));
+      identity = await deps.verifier.verify(token);
     } catch (error) {
       if (error instanceof AuthError) return refuse(401, error.reason, error.message);
       if (error instanceof KeysUnavailableError) return refuse(503, 'not_ready', error.message);
@@ -101,15 +104,30 @@ export function createUpgradePolicy(deps: UpgradePolicyDeps) {
         announced: false,
         since,
         fromLog,
+        framesFullAt: 0,
       },
     };
   };
 }
 
-function tokenOf(request: UpgradeRequest): string | undefined {
-  const authorization = request.header('authorization');
-  if (authorization?.startsWith('Bearer ')) return authorization.slice(7).trim();
-  return queryParameter(request, 'access_token') ?? undefined;
+/**
+ * The token from `Authorization: Bearer` (any case) or else `access_token`; undefined when
+ * neither is there. An Authorization header of another scheme with no `access_token` beside it
+ * is a refusal that names the scheme: the client sent a credential, just not a usable one.
+ */
+function tokenOf(request: UpgradeRequest): string | undefined | { reason: RefusalReason; message: string } {
+  const authorization = readAuthorization(request.header('authorization'));
+  if (authorization.kind === 'bearer') return authorization.token;
+  const fromQuery = queryParameter(request, 'access_token');
+  if (fromQuery) return fromQuery;
+  if (authorization.kind === 'none') return undefined;
+  if (authorization.scheme.toLowerCase() === 'bearer') {
+    return { reason: 'missing_token', message: 'the Authorization header says Bearer but carries no token' };
+  }
+  return {
+    reason: 'invalid_token',
+    message: `the Authorization header uses the ${authorization.scheme.slice(0, 32)} scheme: send Authorization: Bearer <jwt> or access_token`,
+  };
 }
 
 function queryParameter(request: UpgradeRequest, name: string): string | null {

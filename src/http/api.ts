@@ -1,8 +1,10 @@
 import { timingSafeEqual } from 'node:crypto';
+import { bearerToken } from '../auth/authorization-header.js';
 import type { Emitter } from '../emitter.js';
-import { BusUnavailableError, InvalidIdError, MessageTooLargeError, PayloadTooLargeError } from '../errors.js';
+import { BusUnavailableError, IncompleteBodyError, InvalidIdError, MessageTooLargeError, PayloadTooLargeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { checkBodyNesting } from '../protocol/body-nesting.js';
 import { InvalidEventError } from '../protocol/validation-error.js';
 import { json, jsonError, type HttpRequest, type HttpResponse } from './http-types.js';
 
@@ -13,10 +15,13 @@ export interface HttpApiDeps {
   /** /readyz: the bus is up, revocations are loaded and the pod is not draining. */
   isReady(): boolean;
   publishToken: string | undefined;
+  /** The WebSocket path: a plain request there is told to upgrade (426). */
+  socketPath: string;
   log: Logger;
 }
 
-const utf8 = new TextDecoder();
+/** Refuses bytes that are not UTF-8 instead of replacing them with U+FFFD. */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 const USER_DISCONNECT = /^\/v1\/users\/([^/]+)\/disconnect$/;
 const SESSION_DISCONNECT = /^\/v1\/sessions\/([^/]+)\/disconnect$/;
 
@@ -26,9 +31,9 @@ export function createHttpApi(deps: HttpApiDeps): (request: HttpRequest) => Prom
   const expectedToken = deps.publishToken ? Buffer.from(deps.publishToken) : undefined;
 
   function authorized(request: HttpRequest): boolean {
-    const header = request.header('authorization');
-    if (!expectedToken || !header?.startsWith('Bearer ')) return false;
-    const given = Buffer.from(header.slice(7).trim());
+    const token = bearerToken(request.header('authorization'));
+    if (!expectedToken || token === undefined) return false;
+    const given = Buffer.from(token);
     return given.length === expectedToken.length && timingSafeEqual(given, expectedToken);
   }
 
@@ -41,6 +46,13 @@ export function createHttpApi(deps: HttpApiDeps): (request: HttpRequest) => Prom
     if (path === '/metrics') {
       const registry = deps.metrics.registry;
       return { status: 200, headers: { 'content-type': registry.contentType }, body: await registry.metrics() };
+    }
+    if (path === deps.socketPath) {
+      return json(
+        426,
+        { error: 'upgrade_required', message: `${path} takes a WebSocket upgrade (Upgrade: websocket)` },
+        { upgrade: 'websocket', connection: 'Upgrade' },
+      );
     }
     if (!path.startsWith('/v1/')) return jsonError(404, 'not_found', `no route for ${path}`);
     if (!authorized(request)) return jsonError(401, 'unauthorized', 'a valid publish token is required (Authorization: Bearer)');
@@ -58,14 +70,20 @@ export function createHttpApi(deps: HttpApiDeps): (request: HttpRequest) => Prom
   }
 
   async function publish(request: HttpRequest): Promise<HttpResponse> {
-    const contentType = request.header('content-type') ?? '';
-    if (!/^application\/([\w.+-]+\+)?json\b/i.test(contentType)) {
-      return jsonError(415, 'unsupported_media_type', 'send the events as application/json');
-    }
+    const mediaTypeProblem = checkMediaType(request.header('content-type'));
+    if (mediaTypeProblem) return jsonError(415, 'unsupported_media_type', mediaTypeProblem);
     const bytes = await request.body();
+    let text: string;
+    try {
+      text = utf8.decode(bytes);
+    } catch {
+      return jsonError(415, 'not_json', 'the body is not valid UTF-8');
+    }
+    // Before JSON.parse: a deep body would cost the parser, and the encoder after it, seconds.
+    checkBodyNesting(bytes);
     let body: unknown;
     try {
-      body = JSON.parse(utf8.decode(bytes));
+      body = JSON.parse(text);
     } catch (error) {
       return jsonError(415, 'not_json', `the body is not JSON: ${(error as Error).message}`);
     }
@@ -82,10 +100,36 @@ export function createHttpApi(deps: HttpApiDeps): (request: HttpRequest) => Prom
       if (error instanceof PayloadTooLargeError) return jsonError(413, 'payload_too_large', 'the body is over 1 MiB');
       if (error instanceof MessageTooLargeError) return jsonError(413, 'payload_too_large', `${error.message}: nothing was published`);
       if (error instanceof BusUnavailableError) return jsonError(503, 'bus_unavailable', `${error.message}: nothing was published`);
+      if (error instanceof IncompleteBodyError) {
+        // The client's doing, not the gateway's; answered where the connection is still there.
+        log.warn({ path: request.path, reason: error.reason }, error.message);
+        return error.reason === 'stalled'
+          ? json(408, { error: 'request_timeout', message: `${error.message}: nothing was published` }, { connection: 'close' })
+          : json(400, { error: 'incomplete_body', message: `${error.message}: nothing was published` }, { connection: 'close' });
+      }
       log.error({ err: error, path: request.path }, 'request failed');
       return jsonError(500, 'internal_error', 'the request failed; see the gateway log');
     }
   };
+}
+
+/**
+ * Why a Content-Type cannot carry events, or undefined: `application/json` or a `+json` type,
+ * in UTF-8 (the only charset JSON has, RFC 8259), so no charset or `charset=utf-8`.
+ */
+function checkMediaType(header: string | undefined): string | undefined {
+  const [essence = '', ...parameters] = (header ?? '').split(';');
+  const type = essence.trim().toLowerCase();
+  if (type !== 'application/json' && !/^application\/[\w.+-]+\+json$/.test(type)) {
+    return 'send the events as application/json';
+  }
+  for (const parameter of parameters) {
+    const [name = '', value = ''] = parameter.split('=');
+    if (name.trim().toLowerCase() !== 'charset') continue;
+    const charset = value.trim().replace(/^"(.*)"$/, '$1').toLowerCase();
+    if (charset !== 'utf-8' && charset !== 'utf8') return `send the events in UTF-8 (charset=${charset.slice(0, 40)} is not supported)`;
+  }
+  return undefined;
 }
 
 /** A path parameter as the id it encodes; the emitter checks what an id may be. */

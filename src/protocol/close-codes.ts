@@ -52,6 +52,10 @@ export const Disconnect = {
     code: CloseCode.BadFrame,
     reason: `unknown frame type ${type.slice(0, 60)}`,
   }),
+  tooManyFrames: (perSecond: number): Disconnect => ({
+    code: CloseCode.BadFrame,
+    reason: `too many frames: at most ${perSecond} a second`,
+  }),
   frameTooLarge: (limitBytes: number): Disconnect => ({
     code: CloseCode.FrameTooLarge,
     reason: `client frames are limited to ${limitBytes} bytes`,

@@ -3,6 +3,8 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 
 export const MAX_BATCH_EVENTS = 1000;
 export const MAX_CONTENT_BYTES = 64 * 1024;
+/** Containers inside `content` (a scalar is 0 deep, `{"a":[1]}` 2 deep). */
+export const MAX_CONTENT_DEPTH = 64;
 export const MAX_TARGET_USERS = 10_000;
 export const TARGET_USERS_RULE = `targetUsers must hold 1–${MAX_TARGET_USERS} unique user ids of 1–128 characters`;
 /** Same limits as the `sub` and `sid` claims, so every addressable id is a valid target. */

@@ -29,6 +29,7 @@ describe('loadConfig', () => {
       recoveryWindowS: 300,
       recoveryMaxBytes: 268_435_456,
       natsStream: 'HERALD_EVENTS',
+      maxClientFramesPerS: 20,
       logLevel: 'info',
       key: undefined,
     });
@@ -51,6 +52,26 @@ describe('loadConfig', () => {
     expect(lines.find((l) => l.startsWith('HERALD_PORT:'))).toMatch(/70000/);
     expect(lines.find((l) => l.startsWith('HERALD_JWT_SECRET:'))).not.toMatch(/short/);
     expect(lines.some((l) => l.startsWith('HERALD_NATS_URL:'))).toBe(true);
+  });
+
+  it('reads HERALD_MAX_CLIENT_FRAMES_PER_S as a whole number of at least 1', () => {
+    expect(loadConfig({ HERALD_MAX_CLIENT_FRAMES_PER_S: '50' }).maxClientFramesPerS).toBe(50);
+    for (const value of ['0', 'fast', '2.5', '-1']) {
+      const lines = problems({ HERALD_MAX_CLIENT_FRAMES_PER_S: value });
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^HERALD_MAX_CLIENT_FRAMES_PER_S: /);
+    }
+  });
+
+  it('takes an IP address or a host name for HERALD_HOST', () => {
+    for (const host of ['0.0.0.0', '127.0.0.1', '::', '::1', 'localhost', 'pod-1.herald.svc.cluster.local']) {
+      expect(loadConfig({ HERALD_HOST: host }).host).toBe(host);
+    }
+    for (const host of ['bad host', '999.1.1.1', '1.2.3', '-leading.example', 'a'.repeat(64)]) {
+      const lines = problems({ HERALD_HOST: host });
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^HERALD_HOST: .* is not an IP address or a host name$/);
+    }
   });
 
   it('refuses two keys at once', () => {

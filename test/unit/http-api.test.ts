@@ -75,6 +75,7 @@ async function setup(options: { publishToken?: string | undefined } = {}) {
     emitter,
     metrics,
     isReady: () => state.ready,
+    socketPath: '/ws',
     publishToken: 'publishToken' in options ? options.publishToken : PUBLISH_TOKEN,
     log,
   });

@@ -34,11 +34,15 @@ export class TestClient {
   }
 
   /** Opens a socket and waits for `herald.welcome`. */
-  static async connect(url: string, token: string, options: { via?: 'query' | 'header'; origin?: string } = {}) {
+  static async connect(
+    url: string,
+    token: string,
+    options: { via?: 'query' | 'header'; origin?: string; scheme?: string } = {},
+  ) {
     const via = options.via ?? 'query';
     const ws = new WebSocket(via === 'query' ? `${url}?access_token=${encodeURIComponent(token)}` : url, {
       headers: {
-        ...(via === 'header' ? { authorization: `Bearer ${token}` } : {}),
+        ...(via === 'header' ? { authorization: `${options.scheme ?? 'Bearer'} ${token}` } : {}),
         ...(options.origin ? { origin: options.origin } : {}),
       },
     });
@@ -100,10 +104,13 @@ export class TestClient {
 export async function refusedUpgrade(
   url: string,
   token: string | undefined,
-  options: { origin?: string } = {},
+  options: { origin?: string; authorization?: string } = {},
 ): Promise<{ status: number; body: { error: string; message: string } }> {
   const ws = new WebSocket(token === undefined ? url : `${url}?access_token=${encodeURIComponent(token)}`, {
-    headers: options.origin ? { origin: options.origin } : {},
+    headers: {
+      ...(options.origin ? { origin: options.origin } : {}),
+      ...(options.authorization ? { authorization: options.authorization } : {}),
+    },
   });
   return new Promise((resolve, reject) => {
     ws.once('open', () => {
@@ -129,15 +136,15 @@ export async function post(
   base: string,
   path: string,
   body?: unknown,
-  options: { token?: string | null; contentType?: string; raw?: string } = {},
+  options: { token?: string | null; scheme?: string; contentType?: string; raw?: string | Uint8Array } = {},
 ): Promise<PublishResult> {
   const headers: Record<string, string> = { 'content-type': options.contentType ?? 'application/json' };
   const token = options.token === undefined ? TEST_PUBLISH_TOKEN : options.token;
-  if (token !== null) headers.authorization = `Bearer ${token}`;
+  if (token !== null) headers.authorization = `${options.scheme ?? 'Bearer'} ${token}`;
   const response = await fetch(`${base}${path}`, {
     method: 'POST',
     headers,
-    body: options.raw ?? (body === undefined ? undefined : JSON.stringify(body)),
+    body: (options.raw as BodyInit | undefined) ?? (body === undefined ? undefined : JSON.stringify(body)),
   });
   const text = await response.text();
   let parsed: unknown = text;

@@ -1,0 +1,3 @@
+import { runRobustnessCases } from './robustness.case.js';
+
+runRobustnessCases('node');
