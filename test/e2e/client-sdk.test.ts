@@ -605,6 +605,50 @@ describe('client SDK resumes (recovery, CONTRACT §6): every missed event once a
     }
   });
 
+  it('a replay larger than the send buffer arrives whole (the pod closes 4008 rather than drop part of it, and the client resumes again)', { timeout: 60_000 }, async () => {
+    const pod = await startPod();
+    const proxy = await TcpProxy.start(pod.port);
+    try {
+      const id = who('bigreplay');
+      let away: Promise<void> = Promise.resolve();
+      let comeBack = () => {};
+      const c = sdk({
+        url: async () => {
+          await away;
+          return proxy.url;
+        },
+        token: () => tokenFor(id),
+      });
+      c.client.connect();
+      await c.opened();
+      await send(pod, id.userId, 'SERIES', { n: 1 });
+      await waitUntil(() => series(c.events).length === 1, 'event 1');
+      // The client is away while ~12 MB of events are published for it: far over what the
+      // kernel and the pod's send buffer (2 × HERALD_MAX_BACKPRESSURE) take at once.
+      away = new Promise((resolve) => (comeBack = resolve));
+      proxy.cut();
+      await c.state('reconnecting');
+      const blob = 'x'.repeat(50_000);
+      let n = 1;
+      for (let i = 0; i < 16; i++) {
+        const batch = Array.from({ length: 15 }, () => ({ type: 'SERIES', content: { n: ++n, blob }, targetUsers: [id.userId] }));
+        expect((await publish(pod.http, batch)).status).toBe(202);
+      }
+      comeBack();
+      await c.opened(2);
+      await waitUntil(() => (series(c.events).at(-1) ?? 0) >= n, 'the whole replay', 20_000);
+      await send(pod, id.userId, 'SERIES', { n: ++n });
+      await waitUntil(() => series(c.events).at(-1) === n, `event ${n}`, 20_000);
+      expect(series(c.events)).toEqual(oneTo(n));
+      expect(c.gaps).toEqual([]);
+      // It took more than one round: the first replay was cut short by a 4008, not by a hole.
+      expect(c.states.filter((s) => s.status === 'reconnecting').map((s) => s.code)).toContain(4008);
+      await c.client.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('new epoch: after its pod died, the client resumes against a fresh local pod, is told of the gap, and gets no duplicate', async () => {
     let pod = await startPod();
     const id = who('epoch');
