@@ -48,9 +48,17 @@ async function waitUntil<T>(probe: () => T | undefined | false, what: string, ti
 
 const clients = new Set<HeraldClient<EventMap>>();
 
-/** A client on Node 20 with `ws` as its WebSocket, recording what an app would see. */
+/** A client on Node 20 with `ws` as its WebSocket, recording what an app would see and the URL of every socket it opens. */
 function sdk<E extends EventMap = EventMap>(options: HeraldClientOptions) {
-  const client = new HeraldClient<E>({ WebSocket, backoff: { baseMs: 50, maxMs: 300 }, ...options });
+  const urls: URL[] = [];
+  const Base = (options.WebSocket ?? WebSocket) as typeof WebSocket;
+  const Recording = class extends Base {
+    constructor(url: string) {
+      urls.push(new URL(url));
+      super(url);
+    }
+  };
+  const client = new HeraldClient<E>({ backoff: { baseMs: 50, maxMs: 300 }, ...options, WebSocket: Recording as unknown as typeof WebSocket });
   clients.add(client as unknown as HeraldClient<EventMap>);
   const states: ConnectionState[] = [];
   const events: HeraldEvent[] = [];
@@ -68,6 +76,9 @@ function sdk<E extends EventMap = EventMap>(options: HeraldClientOptions) {
     errors,
     gaps,
     opens,
+    /** The `since` of every socket opened, in order (null: none sent). */
+    sinces: () => urls.map((u) => u.searchParams.get('since')),
+    urls,
     /** Waits for the n-th `open` state (counting from the start). */
     opened: (n = 1, timeoutMs?: number) => waitUntil(() => opens() >= n, `open #${n}`, timeoutMs),
     state: <S extends ConnectionState['status']>(
@@ -263,6 +274,8 @@ describe('client SDK against a real gateway (bun engine)', () => {
     expect(calls).toBeGreaterThanOrEqual(3);
     await send(pod, id.userId, 'AFTER_4001');
     await c.event('AFTER_4001');
+    expectResumedEveryReconnect(c);
+    expect(c.gaps).toEqual([]);
     await c.client.close();
   });
 
@@ -288,6 +301,8 @@ describe('client SDK against a real gateway (bun engine)', () => {
     // The failed refreshes were reported, not swallowed.
     expect(c.errors.length).toBeGreaterThan(0);
     expect(c.errors[0]).toBeInstanceOf(TokenError);
+    expectResumedEveryReconnect(c);
+    expect(c.gaps).toEqual([]);
     await c.client.close();
   });
 
@@ -320,6 +335,8 @@ describe('client SDK against a real gateway (bun engine)', () => {
       await c.opened(2);
       await send(pod, id.userId, 'AFTER_FREEZE');
       await c.event('AFTER_FREEZE');
+      expectResumedEveryReconnect(c);
+      expect(c.gaps).toEqual([]);
       await c.client.close();
     } finally {
       await proxy.close();
@@ -400,6 +417,9 @@ describe('client SDK through a draining pod', () => {
       expect(a.logs.find((l) => l.msg === 'drain finished')).toMatchObject({ closedWith1012: 0 });
       await send(b, id.userId, 'ON_POD_B');
       await c.event('ON_POD_B');
+      // Two local pods keep two logs: the resume is told it crossed into another epoch.
+      expectResumedEveryReconnect(c);
+      expect(c.gaps.map((g) => g.reason)).toEqual(['new_epoch']);
       await c.client.close();
     } finally {
       await proxy.close();
@@ -427,6 +447,8 @@ describe('client SDK through a draining pod', () => {
       await c.opened(2);
       await send(b, id.userId, 'AFTER_1012');
       await c.event('AFTER_1012');
+      expectResumedEveryReconnect(c);
+      expect(c.gaps.map((g) => g.reason)).toEqual(['new_epoch']);
       await c.client.close();
     } finally {
       await proxy.close();
@@ -464,6 +486,7 @@ describe('client SDK through a draining pod', () => {
       expect(resumed).toMatchObject({ gap: false });
       expect(resumed.replayed).toBeGreaterThan(0);
       expect(c.gaps).toEqual([]);
+      expectResumedEveryReconnect(c);
       await c.client.close();
     } finally {
       await proxy.close();
@@ -507,14 +530,12 @@ function series(events: HeraldEvent[]): number[] {
   return events.filter((e) => e.type === 'SERIES').map((e) => (e.content as { n: number }).n);
 }
 
-/** `ws`, recording the URL of every socket the client opens. */
-function recordingWebSocket(urls: URL[]): typeof WebSocket {
-  return class extends WebSocket {
-    constructor(url: string) {
-      urls.push(new URL(url));
-      super(url);
-    }
-  } as unknown as typeof WebSocket;
+/** The first socket carried no `since`; every later one resumed from where the client was. */
+function expectResumedEveryReconnect(c: { sinces: () => (string | null)[] }): void {
+  const [first, ...rest] = c.sinces();
+  expect(first).toBeNull();
+  expect(rest.length).toBeGreaterThan(0);
+  for (const since of rest) expect(since).toMatch(/^[^:]{1,64}:\d+$/);
 }
 
 const oneTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
@@ -541,7 +562,6 @@ describe('client SDK resumes (recovery, CONTRACT §6): every missed event once a
     const b = await startPod({ env });
     let target = a;
     const id = who('drain');
-    const urls: URL[] = [];
     const c = sdk({
       // The way back to a pod is slow (300 ms), so events are published while the client is away.
       url: async () => {
@@ -549,7 +569,6 @@ describe('client SDK resumes (recovery, CONTRACT §6): every missed event once a
         return target.ws;
       },
       token: () => tokenFor(id),
-      WebSocket: recordingWebSocket(urls),
     });
     c.client.connect();
     await c.opened();
@@ -565,9 +584,9 @@ describe('client SDK resumes (recovery, CONTRACT §6): every missed event once a
     await waitUntil(() => series(c.events).at(-1) === total, `event ${total}`);
     expect(series(c.events)).toEqual(oneTo(total));
     // The first connect carried no since; the resume carried A's epoch and the last seq delivered before it.
-    expect(urls.map((u) => u.port)).toEqual([String(a.port), String(b.port)]);
-    expect(urls[0]!.searchParams.has('since')).toBe(false);
-    const since = urls[1]!.searchParams.get('since');
+    expect(c.urls.map((u) => u.port)).toEqual([String(a.port), String(b.port)]);
+    const [none, since] = c.sinces();
+    expect(none).toBeNull();
     const opens = c.states.filter((s) => s.status === 'open');
     expect(since).toMatch(new RegExp(`^${opens[0]!.epoch}:\\d+$`));
     expect(opens[1]).toMatchObject({ epoch: opens[0]!.epoch, gap: false });
@@ -599,6 +618,7 @@ describe('client SDK resumes (recovery, CONTRACT §6): every missed event once a
       expect(reopened).toMatchObject({ gap: false });
       expect(reopened.replayed).toBeGreaterThan(0);
       expect(c.gaps).toEqual([]);
+      expectResumedEveryReconnect(c);
       await c.client.close();
     } finally {
       await proxy.close();
@@ -643,6 +663,7 @@ describe('client SDK resumes (recovery, CONTRACT §6): every missed event once a
       expect(c.gaps).toEqual([]);
       // It took more than one round: the first replay was cut short by a 4008, not by a hole.
       expect(c.states.filter((s) => s.status === 'reconnecting').map((s) => s.code)).toContain(4008);
+      expectResumedEveryReconnect(c);
       await c.client.close();
     } finally {
       await proxy.close();
@@ -668,16 +689,16 @@ describe('client SDK resumes (recovery, CONTRACT §6): every missed event once a
     for (const n of [4, 5]) await send(pod, id.userId, 'SERIES', { n });
     await waitUntil(() => series(c.events).length === 5, 'events 4–5');
     expect(series(c.events)).toEqual([1, 2, 3, 4, 5]);
+    expectResumedEveryReconnect(c);
     await c.client.close();
   });
 
   it('recovery off (HERALD_RECOVERY_WINDOW_S=0): no seq, no since, and every reconnect is a gap (no_log)', async () => {
     const pod = await startPod({ env: { HERALD_RECOVERY_WINDOW_S: '0' } });
     const proxy = await TcpProxy.start(pod.port);
-    const urls: URL[] = [];
     try {
       const id = who('norec');
-      const c = sdk({ url: proxy.url, token: () => tokenFor(id), WebSocket: recordingWebSocket(urls) });
+      const c = sdk({ url: proxy.url, token: () => tokenFor(id) });
       c.client.connect();
       await c.opened();
       for (const n of [1, 2]) await send(pod, id.userId, 'SERIES', { n });
@@ -692,7 +713,7 @@ describe('client SDK resumes (recovery, CONTRACT §6): every missed event once a
       await send(pod, id.userId, 'SERIES', { n: 3 });
       await waitUntil(() => series(c.events).length === 3, 'event 3');
       expect(series(c.events)).toEqual([1, 2, 3]);
-      expect(urls.map((u) => u.searchParams.has('since'))).toEqual([false, false]);
+      expect(c.sinces()).toEqual([null, null]);
       await c.client.close();
     } finally {
       await proxy.close();
