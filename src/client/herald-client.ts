@@ -1,6 +1,7 @@
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { ABNORMAL_CLOSURE, ClientCloseCode, closeAction } from './close-policy.js';
 import { HandlerError, HeraldClientError, ProtocolError, TokenError, UsageError } from './errors.js';
+import { LogCursor, type Gap, type LogPosition } from './log-cursor.js';
 import { socketUrl } from './socket-url.js';
 import { MIN_REFRESH_DELAY_MS, readTokenTimes, refreshDelayMs, type TokenTimes } from './token.js';
 import type {
@@ -10,7 +11,9 @@ import type {
   EventMap,
   HeraldClientOptions,
   HeraldEvent,
+  Identity,
   TokenSource,
+  UrlSource,
   WebSocketConstructor,
 } from './types.js';
 
@@ -46,7 +49,9 @@ const noop = () => {};
 /**
  * A Herald connection that stays up: it reconnects with backoff and jitter following the
  * close-code table, refreshes its token before expiry, detects a dead link with application
- * pings, and answers `herald.reconnect` by leaving first. `close()` stops it and every timer.
+ * pings, and answers `herald.reconnect` by leaving first. Every reconnect resumes from the last
+ * event delivered (`since`), so the app gets each event once and in order, or hears of a gap
+ * through `onGap`. `close()` stops it and every timer.
  *
  * ```ts
  * const herald = new HeraldClient<{ ITEM_CREATED: { item: { id: number } } }>({ url: '/ws', token: fetchToken });
@@ -55,7 +60,7 @@ const noop = () => {};
  * ```
  */
 export class HeraldClient<Events extends EventMap = EventMap> {
-  private readonly url: string;
+  private readonly url: UrlSource;
   private readonly token: TokenSource;
   private readonly WebSocketImpl: WebSocketConstructor;
   private readonly backoff: BackoffOptions;
@@ -76,6 +81,9 @@ export class HeraldClient<Events extends EventMap = EventMap> {
   private readonly anyHandlers = new Set<(event: HeraldEvent) => void>();
   private readonly stateListeners = new Set<(state: ConnectionState) => void>();
   private readonly errorListeners = new Set<(error: HeraldClientError) => void>();
+  private readonly gapListeners = new Set<(gap: Gap) => void>();
+  /** Where the app stands in the event log: what a reconnect resumes from. */
+  private readonly cursor = new LogCursor();
 
   constructor(options: HeraldClientOptions) {
     this.options = options;
@@ -87,7 +95,7 @@ export class HeraldClient<Events extends EventMap = EventMap> {
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.random = options.random ?? Math.random;
     // Fail on a bad URL now, not on the first reconnect.
-    socketUrl(this.url, 'x', pageLocation());
+    if (typeof this.url === 'string') socketUrl(this.url, 'x', pageLocation());
     this.newClosedPromise();
   }
 
@@ -96,15 +104,28 @@ export class HeraldClient<Events extends EventMap = EventMap> {
     return this.current;
   }
 
+  /**
+   * The log position of the last event handed to the app (or of the last welcome): every
+   * reconnect sends it as `since`. Undefined before the first welcome and when the server keeps
+   * no event log.
+   */
+  get position(): LogPosition | undefined {
+    return this.cursor.position;
+  }
+
   /** Resolves when the client stops for good: a terminal close code, or `close()`. */
   get closed(): Promise<ClosedState> {
     return this.closedPromise;
   }
 
-  /** Starts connecting. Calling it while running does nothing; after a stop it starts again. */
+  /**
+   * Starts connecting. Calling it while running does nothing; after a stop it starts afresh:
+   * the first connect of a run never resumes (no `since`) and is never a gap.
+   */
   connect(): this {
     if (this.current.status !== 'idle' && this.current.status !== 'closed') return this;
     if (this.current.status === 'closed') this.newClosedPromise();
+    this.cursor.reset();
     this.run++;
     this.attempt = 0;
     void this.open();
@@ -150,6 +171,19 @@ export class HeraldClient<Events extends EventMap = EventMap> {
     };
   }
 
+  /**
+   * Calls `listener` when events may have been missed across a reconnect: the server's log no
+   * longer covers the client's position, is another log (new epoch), or there is none. The app
+   * should reload its state; the events that follow are live ones. Never called for the first
+   * connect.
+   */
+  onGap(listener: (gap: Gap) => void): () => void {
+    this.gapListeners.add(listener);
+    return () => {
+      this.gapListeners.delete(listener);
+    };
+  }
+
   /** Calls `listener` with failures that do not stop the client (token function, unreadable frame, a throwing handler). Without one, they go to console.error. */
   onError(listener: (error: HeraldClientError) => void): () => void {
     this.errorListeners.add(listener);
@@ -168,6 +202,15 @@ export class HeraldClient<Events extends EventMap = EventMap> {
       if (run !== this.run) return;
       this.report(error);
       this.retry(ABNORMAL_CLOSURE, `no token: ${(error as Error).message}`);
+      return;
+    }
+    let url: string;
+    try {
+      url = typeof this.url === 'string' ? this.url : await this.url();
+    } catch (error) {
+      if (run !== this.run) return;
+      this.report(new UsageError(`the url function failed: ${(error as Error)?.message ?? String(error)}`, { cause: error }));
+      this.retry(ABNORMAL_CLOSURE, 'no url');
       return;
     }
     if (run !== this.run) return;
@@ -189,9 +232,9 @@ export class HeraldClient<Events extends EventMap = EventMap> {
     }
     let socket: PlatformSocket;
     try {
-      socket = new this.WebSocketImpl(socketUrl(this.url, token, pageLocation())) as PlatformSocket;
+      socket = new this.WebSocketImpl(socketUrl(url, token, pageLocation(), this.cursor.since)) as PlatformSocket;
     } catch (error) {
-      this.report(new HeraldClientError('could not open a WebSocket', { cause: error }));
+      this.report(error instanceof UsageError ? error : new HeraldClientError('could not open a WebSocket', { cause: error }));
       this.retry(ABNORMAL_CLOSURE, 'could not open a WebSocket');
       return;
     }
@@ -241,7 +284,7 @@ export class HeraldClient<Events extends EventMap = EventMap> {
     }
     switch (frame.type) {
       case 'herald.welcome':
-        return this.onWelcome(link, frame as { userId: string; sessionId: string; heartbeatMs: number });
+        return this.onWelcome(link, frame as unknown as Identity);
       case 'herald.pong':
         return;
       case 'herald.reconnect':
@@ -249,19 +292,27 @@ export class HeraldClient<Events extends EventMap = EventMap> {
       default:
         // Unknown herald.* frames come from a newer server: ignoring them keeps old clients working.
         if (frame.type.startsWith('herald.')) return;
-        this.dispatch(frame as HeraldEvent);
+        // An event at or before the position was handed to the app already (a replay overlap).
+        if (this.cursor.accept(frame.seq)) this.dispatch(frame as HeraldEvent);
     }
   }
 
-  private onWelcome(link: Link, welcome: { userId: string; sessionId: string; heartbeatMs: number }): void {
+  private onWelcome(link: Link, welcome: Identity): void {
     // A second welcome on one socket would start a second heartbeat: there is only one per socket.
     if (link.welcomed) return;
     clearTimeout(link.connectTimer);
     link.welcomed = true;
     this.attempt = 0;
-    this.setState({ status: 'open', userId: welcome.userId, sessionId: welcome.sessionId, heartbeatMs: welcome.heartbeatMs });
+    const gap = this.cursor.welcome(welcome);
+    const { userId, sessionId, heartbeatMs, epoch, seq, gap: lost, replayed } = welcome;
+    const state: ConnectionState = { status: 'open', userId, sessionId, heartbeatMs };
+    if (epoch !== undefined) Object.assign(state, { epoch, seq });
+    if (lost !== undefined) Object.assign(state, { gap: lost, replayed });
+    this.setState(state);
     this.startHeartbeat(link, this.options.heartbeatMs ?? welcome.heartbeatMs);
     this.scheduleRefresh(link);
+    // Told before any event of this socket is handed over: the app reloads, then applies live events.
+    if (gap) this.notify(this.gapListeners, gap, 'a gap listener threw');
   }
 
   /**
@@ -344,6 +395,16 @@ export class HeraldClient<Events extends EventMap = EventMap> {
     }
   }
 
+  private notify<T>(listeners: Set<(value: T) => void>, value: T, what: string): void {
+    for (const listener of [...listeners]) {
+      try {
+        listener(value);
+      } catch (error) {
+        this.report(new HandlerError(what, { cause: error }));
+      }
+    }
+  }
+
   private dispatch(event: HeraldEvent): void {
     for (const handler of [...(this.handlers.get(event.type) ?? []), ...this.anyHandlers]) {
       try {
@@ -406,13 +467,7 @@ export class HeraldClient<Events extends EventMap = EventMap> {
 
   private setState(state: ConnectionState): void {
     this.current = state;
-    for (const listener of [...this.stateListeners]) {
-      try {
-        listener(state);
-      } catch (error) {
-        this.report(new HandlerError(`a state listener threw on ${state.status}`, { cause: error }));
-      }
-    }
+    this.notify(this.stateListeners, state, `a state listener threw on ${state.status}`);
   }
 
   private report(error: unknown): void {

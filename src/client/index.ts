@@ -3,6 +3,7 @@ export { HeraldClient } from './herald-client.js';
 export { backoffCap, backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 export { ClientCloseCode, closeAction, type CloseAction } from './close-policy.js';
 export { CloseCode } from '../protocol/close-codes.js';
+export type { Gap, GapReason, LogPosition } from './log-cursor.js';
 export { HandlerError, HeraldClientError, ProtocolError, TokenError, UsageError } from './errors.js';
 export type {
   ClosedState,
@@ -13,5 +14,6 @@ export type {
   HeraldEvent,
   Identity,
   TokenSource,
+  UrlSource,
   WebSocketConstructor,
 } from './types.js';

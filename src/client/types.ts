@@ -14,7 +14,11 @@ export type EventHandler<Events extends EventMap, Type extends keyof Events & st
   event: HeraldEvent<Type, Events[Type]>,
 ) => void;
 
-/** Who is connected, from `herald.welcome`. */
+/**
+ * Who is connected, from `herald.welcome`; with recovery on, also the log position the socket
+ * starts after (`epoch`, `seq`) and, on a resume, whether events were lost (`gap`) and how many
+ * missed ones follow (`replayed`).
+ */
 export type Identity = Omit<WelcomeFrame, 'type'>;
 
 /** Connection state, for an app to show ("reconnecting…") and for logs. */
@@ -37,9 +41,15 @@ export type WebSocketConstructor = new (url: string) => unknown;
 /** A token, or a function that returns a fresh one; the function is called on every (re)connect and before expiry. */
 export type TokenSource = string | (() => string | Promise<string>);
 
+/** A socket URL, or a function that returns one; the function is called on every (re)connect (to pick a pod that is up). */
+export type UrlSource = string | (() => string | Promise<string>);
+
 export interface HeraldClientOptions {
-  /** `wss://host/ws`; a relative URL (`/ws`) resolves against the page's location. */
-  url: string;
+  /**
+   * `wss://host/ws`; a relative URL (`/ws`) resolves against the page's location. A function is
+   * called before every connect and reconnect, so a client can go to a server that is up.
+   */
+  url: UrlSource;
   token: TokenSource;
   /** Defaults to `globalThis.WebSocket`. Pass `ws`'s `WebSocket` on Node 20. */
   WebSocket?: WebSocketConstructor;

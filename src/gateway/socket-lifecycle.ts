@@ -62,7 +62,15 @@ export class SocketLifecycle {
     state.fromLog = undefined;
     const { userId, sessionId } = state;
     socket.send(welcomeFrame({ userId, sessionId, heartbeatMs: this.deps.heartbeatMs, ...resume.welcome }));
-    for (const event of resume.events) socket.sendFrame(event.frame);
+    for (const event of resume.events) {
+      // A replay over the engine's send-buffer limit: the engine drops the frames past it. The
+      // socket must not stay open with a hole in it; a slow-consumer close makes the client
+      // resume from the last event it got, and each round gets further.
+      if (socket.sendFrame(event.frame) === 'dropped') {
+        this.deps.metrics.slowConsumers.inc();
+        return socket.end(Disconnect.SlowConsumer);
+      }
+    }
     // Accepted just before the drain began: ask it to leave like the others.
     if (drain.draining) socket.send(drain.reconnectFrame());
     // Other pods close their socket of this session (4009); this pod ignores its own message.

@@ -92,6 +92,7 @@ async function startApp(page: string, bundle: string, gatewayPort: number, user:
 interface Seen {
   states: { status: string; code?: number; reason?: string; userId?: string }[];
   items: unknown[];
+  gaps: { reason: string }[];
   pageErrors: string[];
 }
 
@@ -142,12 +143,13 @@ describe('the SDK in headless Chromium', () => {
     app = await startApp(readmeExample(), bundleSdk(buildDir), first.port, user);
 
     const page: Page = await context.newPage();
-    const seen: Seen = { states: [], items: [], pageErrors: [] };
+    const seen: Seen = { states: [], items: [], gaps: [], pageErrors: [] };
     page.on('pageerror', (error) => seen.pageErrors.push(error.message));
     page.on('console', (message) => {
       const text = message.text();
       if (text.startsWith('herald ')) seen.states.push(JSON.parse(text.slice('herald '.length)));
       else if (text.startsWith('item created ')) seen.items.push(JSON.parse(text.slice('item created '.length)));
+      else if (text.startsWith('gap: reload the items ')) seen.gaps.push(JSON.parse(text.slice('gap: reload the items '.length)));
       // Chromium logs its own "WebSocket connection failed" while the pod is down: expected. The SDK's reports are not.
       else if (text.startsWith('herald client:')) seen.pageErrors.push(text);
     });
@@ -170,6 +172,8 @@ describe('the SDK in headless Chromium', () => {
     expect((await publish(second.http, { type: 'ITEM_CREATED', content: { item: { id: 2 } }, targetUsers: [user.userId] })).status).toBe(202);
     await waitFor(() => seen.items.length === 2, 'the event after the restart', seen);
     expect(seen.items).toEqual([{ item: { id: 1 } }, { item: { id: 2 } }]);
+    // A restarted single pod keeps its log in memory: the resume lands in a new epoch, and the page is told.
+    expect(seen.gaps).toMatchObject([{ reason: 'new_epoch' }]);
 
     // Every session of the user invalidated: the page stops and does not come back.
     expect((await post(second.http, `/v1/users/${user.userId}/disconnect`)).status).toBe(202);

@@ -10,11 +10,13 @@ import {
   UsageError,
   type ConnectionState,
   type EventMap,
+  type Gap,
   type HeraldClientError,
   type HeraldClientOptions,
   type HeraldEvent,
 } from 'herald/client';
 import { post, publish } from './harness/client.js';
+import { startNatsServer, stopAllNatsServers, type NatsServer } from './harness/nats-server.js';
 import { killAllPods, metricValue, startPod, type Pod } from './harness/pod.js';
 import { TcpProxy } from './harness/tcp-proxy.js';
 import { mintToken } from './harness/tokens.js';
@@ -46,14 +48,24 @@ async function waitUntil<T>(probe: () => T | undefined | false, what: string, ti
 
 const clients = new Set<HeraldClient<EventMap>>();
 
-/** A client on Node 20 with `ws` as its WebSocket, recording what an app would see. */
+/** A client on Node 20 with `ws` as its WebSocket, recording what an app would see and the URL of every socket it opens. */
 function sdk<E extends EventMap = EventMap>(options: HeraldClientOptions) {
-  const client = new HeraldClient<E>({ WebSocket, backoff: { baseMs: 50, maxMs: 300 }, ...options });
+  const urls: URL[] = [];
+  const Base = (options.WebSocket ?? WebSocket) as typeof WebSocket;
+  const Recording = class extends Base {
+    constructor(url: string) {
+      urls.push(new URL(url));
+      super(url);
+    }
+  };
+  const client = new HeraldClient<E>({ backoff: { baseMs: 50, maxMs: 300 }, ...options, WebSocket: Recording as unknown as typeof WebSocket });
   clients.add(client as unknown as HeraldClient<EventMap>);
   const states: ConnectionState[] = [];
   const events: HeraldEvent[] = [];
   const errors: HeraldClientError[] = [];
+  const gaps: Gap[] = [];
   client.onState((s) => states.push(s));
+  client.onGap((g) => gaps.push(g));
   client.onAny((e) => events.push(e));
   client.onError((e) => errors.push(e));
   const opens = () => states.filter((s) => s.status === 'open').length;
@@ -62,7 +74,11 @@ function sdk<E extends EventMap = EventMap>(options: HeraldClientOptions) {
     states,
     events,
     errors,
+    gaps,
     opens,
+    /** The `since` of every socket opened, in order (null: none sent). */
+    sinces: () => urls.map((u) => u.searchParams.get('since')),
+    urls,
     /** Waits for the n-th `open` state (counting from the start). */
     opened: (n = 1, timeoutMs?: number) => waitUntil(() => opens() >= n, `open #${n}`, timeoutMs),
     state: <S extends ConnectionState['status']>(
@@ -98,6 +114,7 @@ async function expectStaysClosed(states: ConnectionState[], tokenCalls?: () => n
 afterAll(async () => {
   await Promise.all([...clients].map((c) => c.close()));
   await killAllPods();
+  await stopAllNatsServers();
 });
 
 describe('client SDK against a real gateway (bun engine)', () => {
@@ -119,7 +136,8 @@ describe('client SDK against a real gateway (bun engine)', () => {
     await c.opened();
     expect(c.states.slice(0, 2)).toEqual([
       { status: 'connecting', attempt: 0 },
-      { status: 'open', userId: id.userId, sessionId: id.sessionId, heartbeatMs: expect.any(Number) },
+      // Recovery is on by default: the welcome's log position comes with the state.
+      { status: 'open', userId: id.userId, sessionId: id.sessionId, heartbeatMs: expect.any(Number), epoch: expect.any(String), seq: expect.any(Number) },
     ]);
     expect(calls).toBe(1);
     await send(pod, id.userId, 'ITEM_CREATED', { item: { id: 7 } });
@@ -130,6 +148,7 @@ describe('client SDK against a real gateway (bun engine)', () => {
       content: { item: { id: 7 } },
       fromUserId: null,
       ts: expect.any(Number),
+      seq: expect.any(Number),
     });
     expect(ids).toEqual([7]);
     // herald.* frames are the SDK's business: the app never sees them as events.
@@ -255,6 +274,8 @@ describe('client SDK against a real gateway (bun engine)', () => {
     expect(calls).toBeGreaterThanOrEqual(3);
     await send(pod, id.userId, 'AFTER_4001');
     await c.event('AFTER_4001');
+    expectResumedEveryReconnect(c);
+    expect(c.gaps).toEqual([]);
     await c.client.close();
   });
 
@@ -280,6 +301,8 @@ describe('client SDK against a real gateway (bun engine)', () => {
     // The failed refreshes were reported, not swallowed.
     expect(c.errors.length).toBeGreaterThan(0);
     expect(c.errors[0]).toBeInstanceOf(TokenError);
+    expectResumedEveryReconnect(c);
+    expect(c.gaps).toEqual([]);
     await c.client.close();
   });
 
@@ -312,6 +335,8 @@ describe('client SDK against a real gateway (bun engine)', () => {
       await c.opened(2);
       await send(pod, id.userId, 'AFTER_FREEZE');
       await c.event('AFTER_FREEZE');
+      expectResumedEveryReconnect(c);
+      expect(c.gaps).toEqual([]);
       await c.client.close();
     } finally {
       await proxy.close();
@@ -392,6 +417,9 @@ describe('client SDK through a draining pod', () => {
       expect(a.logs.find((l) => l.msg === 'drain finished')).toMatchObject({ closedWith1012: 0 });
       await send(b, id.userId, 'ON_POD_B');
       await c.event('ON_POD_B');
+      // Two local pods keep two logs: the resume is told it crossed into another epoch.
+      expectResumedEveryReconnect(c);
+      expect(c.gaps.map((g) => g.reason)).toEqual(['new_epoch']);
       await c.client.close();
     } finally {
       await proxy.close();
@@ -419,13 +447,15 @@ describe('client SDK through a draining pod', () => {
       await c.opened(2);
       await send(b, id.userId, 'AFTER_1012');
       await c.event('AFTER_1012');
+      expectResumedEveryReconnect(c);
+      expect(c.gaps.map((g) => g.reason)).toEqual(['new_epoch']);
       await c.client.close();
     } finally {
       await proxy.close();
     }
   });
 
-  it('4008: a slow consumer is closed with 4008 and reconnects', { timeout: 60_000 }, async () => {
+  it('4008: a slow consumer is closed with 4008, reconnects, and resumes: every event once, in order', { timeout: 60_000 }, async () => {
     const pod = await startPod({ env: { HERALD_MAX_BACKPRESSURE: '1024' } });
     const proxy = await TcpProxy.start(pod.port);
     try {
@@ -435,9 +465,11 @@ describe('client SDK through a draining pod', () => {
       await c.opened();
       // The client stops reading; the pod's send buffer grows until the slow-consumer policy acts.
       proxy.freeze();
-      const big = { blob: 'x'.repeat(60_000) };
+      const blob = 'x'.repeat(60_000);
+      let published = 0;
       for (let i = 0; i < 200 && (await metricValue(pod, 'herald_slow_consumer_total')) === 0; i++) {
-        const result = await publish(pod.http, Array.from({ length: 15 }, () => ({ type: 'BIG', content: big, targetUsers: [id.userId] })));
+        const batch = Array.from({ length: 15 }, () => ({ type: 'BIG', content: { n: ++published, blob }, targetUsers: [id.userId] }));
+        const result = await publish(pod.http, batch);
         expect(result.status).toBe(202);
       }
       expect(await metricValue(pod, 'herald_slow_consumer_total')).toBe(1);
@@ -446,7 +478,242 @@ describe('client SDK through a draining pod', () => {
       expect(reconnecting).toMatchObject({ code: 4008 });
       await c.opened(2);
       await send(pod, id.userId, 'AFTER_4008');
-      await c.event('AFTER_4008');
+      await c.event('AFTER_4008', 20_000);
+      // What the full buffer held back is replayed on the resume: nothing lost, nothing twice.
+      const big = c.events.filter((e) => e.type === 'BIG').map((e) => (e.content as { n: number }).n);
+      expect(big).toEqual(Array.from({ length: published }, (_, i) => i + 1));
+      const resumed = c.states.filter((s) => s.status === 'open').at(-1)!;
+      expect(resumed).toMatchObject({ gap: false });
+      expect(resumed.replayed).toBeGreaterThan(0);
+      expect(c.gaps).toEqual([]);
+      expectResumedEveryReconnect(c);
+      await c.client.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Publishes events 1, 2, 3… (in `content.n`) to one user, one request at a time, through
+ * whichever pod `via()` names, until stopped: what an app must get exactly once and in order.
+ */
+function publishSeries(via: () => Pod, userId: string, everyMs = 5) {
+  let published = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const n = published + 1;
+      const result = await publish(via().http, { type: 'SERIES', content: { n }, targetUsers: [userId] });
+      if (result.status !== 202) throw new Error(`publish ${n} answered ${result.status}: ${JSON.stringify(result.body)}`);
+      published = n;
+      await sleep(everyMs);
+    }
+  })();
+  return {
+    get published() {
+      return published;
+    },
+    /** Stops and resolves with how many were published (each answered 202). */
+    async stop(): Promise<number> {
+      running = false;
+      await loop;
+      return published;
+    },
+  };
+}
+
+/** The `n` of every SERIES event the app got, in the order it got them. */
+function series(events: HeraldEvent[]): number[] {
+  return events.filter((e) => e.type === 'SERIES').map((e) => (e.content as { n: number }).n);
+}
+
+/** The first socket carried no `since`; every later one resumed from where the client was. */
+function expectResumedEveryReconnect(c: { sinces: () => (string | null)[] }): void {
+  const [first, ...rest] = c.sinces();
+  expect(first).toBeNull();
+  expect(rest.length).toBeGreaterThan(0);
+  for (const since of rest) expect(since).toMatch(/^[^:]{1,64}:\d+$/);
+}
+
+const oneTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+
+describe('client SDK resumes (recovery, CONTRACT §6): every missed event once and in order, or a gap', () => {
+  let nats: NatsServer;
+  /** One log for this file: its own stream and subject on its own nats-server. */
+  const natsEnv = () => {
+    const tag = `${process.pid}_${Date.now().toString(36)}`;
+    return {
+      HERALD_BUS: 'nats',
+      HERALD_NATS_URL: nats.url,
+      HERALD_NATS_STREAM: `SDK_RESUME_${tag}`,
+      HERALD_NATS_SUBJECT: `herald.sdk-resume.${tag}`,
+    };
+  };
+  beforeAll(async () => {
+    nats = await startNatsServer();
+  });
+
+  it('drain on NATS: the client leaves pod A, resumes on pod B with since, and gets what it missed exactly once', { timeout: 40_000 }, async () => {
+    const env = natsEnv();
+    const a = await startPod({ env: { ...env, HERALD_DRAIN_TIMEOUT_MS: '3000' } });
+    const b = await startPod({ env });
+    let target = a;
+    const id = who('drain');
+    const c = sdk({
+      // The way back to a pod is slow (300 ms), so events are published while the client is away.
+      url: async () => {
+        if (target !== a) await sleep(300);
+        return target.ws;
+      },
+      token: () => tokenFor(id),
+    });
+    c.client.connect();
+    await c.opened();
+    const publisher = publishSeries(() => b, id.userId);
+    await waitUntil(() => series(c.events).length >= 10, 'the first events');
+    target = b;
+    const stopped = a.stop();
+    expect(await c.state('reconnecting')).toMatchObject({ code: 4000 });
+    await c.opened(2);
+    const resumedAt = publisher.published;
+    await waitUntil(() => publisher.published >= resumedAt + 20, 'events after the resume');
+    const total = await publisher.stop();
+    await waitUntil(() => series(c.events).at(-1) === total, `event ${total}`);
+    expect(series(c.events)).toEqual(oneTo(total));
+    // The first connect carried no since; the resume carried A's epoch and the last seq delivered before it.
+    expect(c.urls.map((u) => u.port)).toEqual([String(a.port), String(b.port)]);
+    const [none, since] = c.sinces();
+    expect(none).toBeNull();
+    const opens = c.states.filter((s) => s.status === 'open');
+    expect(since).toMatch(new RegExp(`^${opens[0]!.epoch}:\\d+$`));
+    expect(opens[1]).toMatchObject({ epoch: opens[0]!.epoch, gap: false });
+    expect(opens[1]!.replayed).toBeGreaterThan(0);
+    expect(c.gaps).toEqual([]);
+    expect(await stopped).toEqual({ code: 0, signal: null });
+    await c.client.close();
+  });
+
+  it('network cut: a dead link is found by heartbeat, and the resume replays what the dead link swallowed', { timeout: 30_000 }, async () => {
+    const pod = await startPod();
+    const proxy = await TcpProxy.start(pod.port);
+    try {
+      const id = who('cut');
+      const c = sdk({ url: proxy.url, token: () => tokenFor(id), heartbeatMs: 300, pongTimeoutMs: 1_000 });
+      c.client.connect();
+      await c.opened();
+      const publisher = publishSeries(() => pod, id.userId);
+      await waitUntil(() => series(c.events).length >= 10, 'the first events');
+      proxy.freeze();
+      expect(await c.state('reconnecting')).toMatchObject({ code: 4100 });
+      await c.opened(2);
+      const resumedAt = publisher.published;
+      await waitUntil(() => publisher.published >= resumedAt + 20, 'events after the resume');
+      const total = await publisher.stop();
+      await waitUntil(() => series(c.events).at(-1) === total, `event ${total}`);
+      expect(series(c.events)).toEqual(oneTo(total));
+      const reopened = c.states.filter((s) => s.status === 'open')[1]!;
+      expect(reopened).toMatchObject({ gap: false });
+      expect(reopened.replayed).toBeGreaterThan(0);
+      expect(c.gaps).toEqual([]);
+      expectResumedEveryReconnect(c);
+      await c.client.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a replay larger than the send buffer arrives whole (the pod closes 4008 rather than drop part of it, and the client resumes again)', { timeout: 60_000 }, async () => {
+    const pod = await startPod();
+    const proxy = await TcpProxy.start(pod.port);
+    try {
+      const id = who('bigreplay');
+      let away: Promise<void> = Promise.resolve();
+      let comeBack = () => {};
+      const c = sdk({
+        url: async () => {
+          await away;
+          return proxy.url;
+        },
+        token: () => tokenFor(id),
+      });
+      c.client.connect();
+      await c.opened();
+      await send(pod, id.userId, 'SERIES', { n: 1 });
+      await waitUntil(() => series(c.events).length === 1, 'event 1');
+      // The client is away while ~12 MB of events are published for it: far over what the
+      // kernel and the pod's send buffer (2 × HERALD_MAX_BACKPRESSURE) take at once.
+      away = new Promise((resolve) => (comeBack = resolve));
+      proxy.cut();
+      await c.state('reconnecting');
+      const blob = 'x'.repeat(50_000);
+      let n = 1;
+      for (let i = 0; i < 16; i++) {
+        const batch = Array.from({ length: 15 }, () => ({ type: 'SERIES', content: { n: ++n, blob }, targetUsers: [id.userId] }));
+        expect((await publish(pod.http, batch)).status).toBe(202);
+      }
+      comeBack();
+      await c.opened(2);
+      await waitUntil(() => (series(c.events).at(-1) ?? 0) >= n, 'the whole replay', 20_000);
+      await send(pod, id.userId, 'SERIES', { n: ++n });
+      await waitUntil(() => series(c.events).at(-1) === n, `event ${n}`, 20_000);
+      expect(series(c.events)).toEqual(oneTo(n));
+      expect(c.gaps).toEqual([]);
+      // It took more than one round: the first replay was cut short by a 4008, not by a hole.
+      expect(c.states.filter((s) => s.status === 'reconnecting').map((s) => s.code)).toContain(4008);
+      expectResumedEveryReconnect(c);
+      await c.client.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('new epoch: after its pod died, the client resumes against a fresh local pod, is told of the gap, and gets no duplicate', async () => {
+    let pod = await startPod();
+    const id = who('epoch');
+    const c = sdk({ url: () => pod.ws, token: () => tokenFor(id) });
+    c.client.connect();
+    await c.opened();
+    for (const n of [1, 2, 3]) await send(pod, id.userId, 'SERIES', { n });
+    await waitUntil(() => series(c.events).length === 3, 'events 1–3');
+    const firstEpoch = c.client.position!.epoch;
+    const lastSeq = c.client.position!.seq;
+    await pod.kill();
+    pod = await startPod();
+    await c.opened(2, 15_000);
+    expect(c.gaps).toEqual([{ epoch: expect.any(String), reason: 'new_epoch', since: { epoch: firstEpoch, seq: lastSeq } }]);
+    expect(c.gaps[0]!.epoch).not.toBe(firstEpoch);
+    expect(c.states.filter((s) => s.status === 'open')[1]).toMatchObject({ gap: true, replayed: 0 });
+    for (const n of [4, 5]) await send(pod, id.userId, 'SERIES', { n });
+    await waitUntil(() => series(c.events).length === 5, 'events 4–5');
+    expect(series(c.events)).toEqual([1, 2, 3, 4, 5]);
+    expectResumedEveryReconnect(c);
+    await c.client.close();
+  });
+
+  it('recovery off (HERALD_RECOVERY_WINDOW_S=0): no seq, no since, and every reconnect is a gap (no_log)', async () => {
+    const pod = await startPod({ env: { HERALD_RECOVERY_WINDOW_S: '0' } });
+    const proxy = await TcpProxy.start(pod.port);
+    try {
+      const id = who('norec');
+      const c = sdk({ url: proxy.url, token: () => tokenFor(id) });
+      c.client.connect();
+      await c.opened();
+      for (const n of [1, 2]) await send(pod, id.userId, 'SERIES', { n });
+      await waitUntil(() => series(c.events).length === 2, 'events 1–2');
+      expect(c.events.every((e) => e.seq === undefined)).toBe(true);
+      proxy.cut();
+      await c.opened(2);
+      expect(c.gaps).toEqual([{ epoch: undefined, reason: 'no_log', since: undefined }]);
+      expect(c.client.position).toBeUndefined();
+      const opens = c.states.filter((s) => s.status === 'open');
+      expect(opens.every((s) => s.epoch === undefined && s.seq === undefined)).toBe(true);
+      await send(pod, id.userId, 'SERIES', { n: 3 });
+      await waitUntil(() => series(c.events).length === 3, 'event 3');
+      expect(series(c.events)).toEqual([1, 2, 3]);
+      expect(c.sinces()).toEqual([null, null]);
       await c.client.close();
     } finally {
       await proxy.close();

@@ -9,7 +9,7 @@ interface Pipe {
 /**
  * A loopback TCP proxy between a client and a pod, for the failures a real network has:
  * `freeze()` stops forwarding on the open connections without closing them (a dead link that
- * neither side notices), `dropServerFrames` loses chosen WebSocket frames on their way to the
+ * neither side notices), `cut()` resets them, `dropServerFrames` loses chosen WebSocket frames on their way to the
  * client, and `target` can move to another pod, like a load balancer.
  */
 export class TcpProxy {
@@ -53,6 +53,15 @@ export class TcpProxy {
       pipe.client.pause();
       pipe.upstream.pause();
     }
+  }
+
+  /** Cuts every open connection at once, as a network that resets them; new ones are forwarded as usual. */
+  cut(): void {
+    for (const pipe of this.pipes) {
+      pipe.client.destroy();
+      pipe.upstream.destroy();
+    }
+    this.pipes.clear();
   }
 
   /** Forwards again on the frozen connections. */
