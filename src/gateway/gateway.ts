@@ -24,8 +24,11 @@ export const SOCKET_PATH = '/ws';
 export const MAX_PUBLISH_BODY_BYTES = 1024 * 1024;
 /** The engine's frame limit: far above the gateway's 16 KiB so an oversized frame gets 1009, not a silent cut. */
 const ENGINE_MAX_PAYLOAD = 1024 * 1024;
-/** How long start() waits for the revocation store before listening anyway (not ready until it loads). */
-const REVOCATIONS_START_WAIT_MS = 5_000;
+/**
+ * How long start() waits for the bus and the revocation store before listening anyway: a pod
+ * whose broker is away listens, not ready, and becomes ready once both are there.
+ */
+const BACKEND_START_WAIT_MS = 5_000;
 
 export interface GatewayOptions {
   config: Config;
@@ -63,6 +66,8 @@ export class Gateway {
   private readonly lifecycle: SocketLifecycle;
   private ticker: ReturnType<typeof setInterval> | undefined;
   private socketCounter = 0;
+  /** Past the start's wait for the bus: a late bus failure is logged, no longer thrown. */
+  private backendWaitOver = false;
 
   constructor(options: GatewayOptions) {
     this.config = options.config;
@@ -123,8 +128,7 @@ export class Gateway {
       log: this.log,
       maxBackpressure: this.config.maxBackpressure,
     });
-    await this.bus.start((msg) => this.engine.fanOut(() => route(msg)));
-    await this.loadRevocations();
+    await this.connectBackend(route);
     this.ticker = setInterval(() => this.tick(), 1000);
     this.ticker.unref?.();
     const { port } = await this.engine.listen(
@@ -178,17 +182,34 @@ export class Gateway {
     await this.engine.stop();
   }
 
-  private async loadRevocations(): Promise<void> {
-    const store = this.revocationStore;
-    if (!store) return;
-    const loaded = store.start(this.revocations).then(() => {
-      this.revocationsLoaded = true;
-    });
+  /**
+   * Starts the bus, then the revocation store, and waits for both at most BACKEND_START_WAIT_MS:
+   * a bus that keeps trying while its broker is away (what createBackend makes for a pod) goes
+   * on in the background, and the pod listens not ready until it is up. A bus that gives up
+   * (rejects) within the wait fails the start.
+   */
+  private async connectBackend(route: (msg: Uint8Array) => void): Promise<void> {
+    const connected = this.bus.start((msg) => this.engine.fanOut(() => route(msg))).then(
+      () => this.loadRevocations(),
+      (error: unknown) => {
+        if (this.backendWaitOver) this.log.error({ err: error, bus: this.bus.name }, 'the bus did not start: not ready');
+        else throw error;
+      },
+    );
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, REVOCATIONS_START_WAIT_MS)));
-    await Promise.race([loaded, waited]);
+    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, BACKEND_START_WAIT_MS)));
+    await Promise.race([connected, waited]);
     clearTimeout(timer);
-    if (!this.revocationsLoaded) this.log.warn({ store: store.name }, 'revocations not loaded yet: not ready until they are');
+    this.backendWaitOver = true;
+    if (!this.bus.up) this.log.warn({ bus: this.bus.name }, 'the bus is not connected yet: not ready until it is');
+    else if (!this.revocationsLoaded) {
+      this.log.warn({ store: this.revocationStore?.name }, 'revocations not loaded yet: not ready until they are');
+    }
+  }
+
+  private async loadRevocations(): Promise<void> {
+    await this.revocationStore?.start(this.revocations);
+    this.revocationsLoaded = true;
   }
 
   /** One coarse timer for every socket: token expiry, and now and then the revocation sweep. */

@@ -84,8 +84,6 @@ describe('HERALD_BUS=amqp across a RabbitMQ restart (rabbitmqctl stop_app / star
       expect(await answersPing(a)).toBe(true);
       expect(await answersPing(b)).toBe(true);
 
-      // A pod cannot start without its broker: it exits instead of listening unready forever.
-      await expect(startPod({ env })).rejects.toThrow(/exited with 1/);
     } finally {
       await startBroker();
     }

@@ -11,6 +11,8 @@ export function createNatsBackend(options: BackendOptions<Pick<Config, 'natsServ
     log,
     name: options.clientName,
     publishOnly: options.publishOnly,
+    // A pod starts not ready and keeps trying; a publisher client fails fast.
+    waitForBroker: !options.publishOnly,
   });
   return { bus, revocationStore: bus.createRevocationStore(log) };
 }

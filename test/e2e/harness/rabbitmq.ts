@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import amqplib from 'amqplib';
 import { revocationStreamFor } from '../../../src/bus/amqp/amqp-revocation-store.js';
+import { TcpProxy } from './tcp-proxy.js';
 
 /**
  * The shared RabbitMQ for tests (HERALD_AMQP_URL, default the local one), driven with
@@ -66,6 +67,21 @@ export async function startBroker(): Promise<void> {
 /** Starts the broker again if this process stopped it: for afterAll and finally blocks. */
 export async function restoreBroker(): Promise<void> {
   if (stoppedByUs) await startBroker();
+}
+
+/**
+ * A relay of the test's own in front of the shared RabbitMQ, and the broker URL through it:
+ * `cut()` is the broker going away for the pods behind it (every connection drops, new ones
+ * are refused), `freeze()` the broker that stops answering, and nobody else's broker
+ * connection notices either.
+ */
+export async function startAmqpRelay(): Promise<{ relay: TcpProxy; url: string }> {
+  const broker = new URL(AMQP_URL);
+  const relay = await TcpProxy.start(Number(broker.port || 5672), { protocol: 'tcp' });
+  const url = new URL(AMQP_URL);
+  url.hostname = '127.0.0.1';
+  url.port = String(relay.port);
+  return { relay, url: url.toString() };
 }
 
 /** Deletes what a test's pods declared on the broker: the exchange (it outlives their connections) and its revocation stream. */
