@@ -304,7 +304,7 @@ describe('client SDK against a real gateway (bun engine)', () => {
       // Pings and pongs flow while the link is healthy: no false alarm over several heartbeats.
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       expect(c.states.map((s) => s.status)).toEqual(['connecting', 'open']);
-      proxy.freeze();
+      proxy.freeze('open');
       const reconnecting = await c.state('reconnecting');
       expect(reconnecting).toMatchObject({ code: 4100 });
       expect(reconnecting.reason).toMatch(/dead/);

@@ -23,7 +23,8 @@ export interface TcpProxyOptions {
  * A loopback TCP relay between a client and a server, for the failures a real network has:
  * `freeze()` stops forwarding without closing anything — on the open connections and on the
  * ones accepted while frozen, like a process that stopped (SIGSTOP) whose kernel still
- * accepts; a close from the server side reaches the client only on thaw — `cut()` drops every connection and refuses new ones, like a broker that went
+ * accepts, or only on the open ones, like a dead link; a close from the server side reaches
+ * the client only on thaw — `cut()` drops every connection and refuses new ones, like a broker that went
  * away, and `restore()` listens again on the same port. In `websocket` mode
  * `dropServerFrames` loses chosen WebSocket frames on their way to the client, and `target`
  * can move to another pod, like a load balancer.
@@ -65,9 +66,13 @@ export class TcpProxy {
     return this.pipes.size;
   }
 
-  /** Stops forwarding in both directions on every connection, open or yet to come; they stay open. */
-  freeze(): void {
-    this.frozen = true;
+  /**
+   * Stops forwarding in both directions; nothing is closed. `all` (default): the open
+   * connections and the ones yet to come, like a stopped process. `open`: only the open ones,
+   * like a link a NAT forgot; new connections pass.
+   */
+  freeze(scope: 'all' | 'open' = 'all'): void {
+    this.frozen = scope === 'all';
     for (const pipe of this.pipes) this.setFrozen(pipe, true);
   }
 
