@@ -82,7 +82,11 @@ export class HeraldClient<Events extends EventMap = EventMap> {
     this.url = options.url;
     this.token = options.token;
     const impl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (!impl) throw new UsageError('no WebSocket on this platform: pass the `WebSocket` option (e.g. from the `ws` package on Node 20)');
+    if (!impl) {
+      throw new UsageError(
+        'no WebSocket on this platform: on Node 20 run node --experimental-websocket, or pass the `WebSocket` option (from the `ws` package)',
+      );
+    }
     this.WebSocketImpl = impl;
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.random = options.random ?? Math.random;
