@@ -270,8 +270,8 @@ export class HeraldClient<Events extends EventMap = EventMap> {
 
   /**
    * The pod drains. The socket stays open (events keep arriving) until `afterMs`, then the
-   * client closes it itself — so TIME_WAIT lands here, not on the pod — and connects again at
-   * once: the server's jitter already spread the clients.
+   * client closes it itself — before the pod's deadline, so never a 1012 — and connects again
+   * at once: the server's jitter already spread the clients.
    */
   private onReconnectRequest(link: Link, afterMs: number): void {
     if (link.leaveTimer) return;
