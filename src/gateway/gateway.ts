@@ -25,10 +25,11 @@ export const MAX_PUBLISH_BODY_BYTES = 1024 * 1024;
 /** The engine's frame limit: far above the gateway's 16 KiB so an oversized frame gets 1009, not a silent cut. */
 const ENGINE_MAX_PAYLOAD = 1024 * 1024;
 /**
- * How long start() waits for the bus and the revocation store before listening anyway: a pod
- * whose broker is away listens, not ready, and becomes ready once both are there.
+ * How long start() waits for the bus, and then for the revocation store, before listening
+ * anyway: a pod whose broker is away listens, not ready, and becomes ready once both are there.
  */
-const BACKEND_START_WAIT_MS = 5_000;
+const BUS_START_WAIT_MS = 5_000;
+const REVOCATIONS_START_WAIT_MS = 5_000;
 
 export interface GatewayOptions {
   config: Config;
@@ -183,23 +184,25 @@ export class Gateway {
   }
 
   /**
-   * Starts the bus, then the revocation store, and waits for both at most BACKEND_START_WAIT_MS:
-   * a bus that keeps trying while its broker is away (what createBackend makes for a pod) goes
-   * on in the background, and the pod listens not ready until it is up. A bus that gives up
-   * (rejects) within the wait fails the start.
+   * Starts the bus and waits for it at most BUS_START_WAIT_MS, then for the revocation store at
+   * most REVOCATIONS_START_WAIT_MS: a bus that keeps trying while its broker is away (what
+   * createBackend makes for a pod) goes on in the background, and the pod listens not ready
+   * until it is up and the revocations are loaded. A bus that gives up (rejects) within its
+   * wait fails the start.
    */
   private async connectBackend(route: (msg: Uint8Array) => void): Promise<void> {
-    const connected = this.bus.start((msg) => this.engine.fanOut(() => route(msg))).then(
-      () => this.loadRevocations(),
+    const busStarted = this.bus.start((msg) => this.engine.fanOut(() => route(msg))).then(
+      () => true,
       (error: unknown) => {
-        if (this.backendWaitOver) this.log.error({ err: error, bus: this.bus.name }, 'the bus did not start: not ready');
-        else throw error;
+        if (!this.backendWaitOver) throw error;
+        this.log.error({ err: error, bus: this.bus.name }, 'the bus did not start: not ready');
+        return false;
       },
     );
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, BACKEND_START_WAIT_MS)));
-    await Promise.race([connected, waited]);
-    clearTimeout(timer);
+    const loaded = busStarted.then((started) => (started ? this.loadRevocations() : undefined));
+    // Awaited below only when the bus came up in time; a failed start is reported by busStarted.
+    loaded.catch(() => {});
+    if (await waitAtMost(busStarted, BUS_START_WAIT_MS)) await waitAtMost(loaded, REVOCATIONS_START_WAIT_MS);
     this.backendWaitOver = true;
     if (!this.bus.up) this.log.warn({ bus: this.bus.name }, 'the bus is not connected yet: not ready until it is');
     else if (!this.revocationsLoaded) {
@@ -260,5 +263,16 @@ export class Gateway {
         socket.end(Disconnect.InternalError);
       }
     };
+  }
+}
+
+/** The promise's value, or undefined once `ms` have passed first; its rejection passes through. */
+async function waitAtMost<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
