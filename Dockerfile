@@ -7,9 +7,12 @@ WORKDIR /app
 COPY package.json package-lock.json bunfig.toml ./
 # --frozen-lockfile: the build fails rather than resolve versions the lockfile does not name
 # (Bun reads package-lock.json). No lifecycle scripts: nothing in production needs one.
+# --omit=optional: uWebSockets.js (~113 MB of native addons) is the Node engine's; Bun serves
+# with Bun.serve and never loads it. An image that runs the gateway on Node must keep it
+# (npm ci installs optional dependencies unless told otherwise).
 # The npm package "bun" (and its platform binary) is removed: the base image already
 # ships the same Bun as /usr/local/bin/bun, and it is ~100 MB.
-RUN bun install --production --frozen-lockfile --ignore-scripts \
+RUN bun install --production --omit=optional --frozen-lockfile --ignore-scripts \
  && rm -rf node_modules/bun node_modules/@oven node_modules/.bin/bun node_modules/.bin/bunx
 
 # --- runtime ----------------------------------------------------------------------------

@@ -1,6 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // `herald/…` resolves to the TypeScript sources, as on Bun, not to the built dist/ that Node
+  // consumers get: tests compare classes across both import paths (instanceof). The rest are
+  // Vite's default server conditions.
+  ssr: { resolve: { conditions: ['bun', 'module', 'node', 'development|production'] } },
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 30_000,

@@ -3,6 +3,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { isIP } from 'node:net';
 import { createVerificationKey, type KeySource } from './auth/verification-key.js';
 import { ConfigError } from './errors.js';
+import { findUnknownVariables } from './unknown-variables.js';
 
 const Integer = (description: string) => Type.String({ pattern: '^[0-9]+$', description });
 const Url = (schemes: string, description: string) =>
@@ -72,7 +73,10 @@ export interface Config {
   /** Client → server frames a socket may send each second (a burst of twice that allowed). */
   maxClientFramesPerS: number;
   logLevel: LogLevel;
+  /** NODE_ENV is set to anything but `development`: missing secrets and unknown variables stop the start. */
   production: boolean;
+  /** What a development start should print but not stop for (an unknown HERALD_* variable). */
+  warnings: string[];
 }
 
 /** Broker defaults, shared by the gateway and the publisher clients. */
@@ -106,7 +110,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     problems.push(`${name}: ${describe(name, error.schema, raw[name])}`);
   }
   const e = raw as Env;
-  const production = env.NODE_ENV === 'production';
+  const production = isProduction(env.NODE_ENV);
+  const warnings: string[] = [];
+  for (const { name, closest } of findUnknownVariables(env, Object.keys(Env.properties))) {
+    (production ? problems : warnings).push(`${name}: not a Herald variable (did you mean ${closest}?)`);
+  }
 
   // Range checks only for variables whose syntax passed: one line per bad variable.
   const check = (name: string, bad: boolean, problem: string) => {
@@ -139,9 +147,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
   const keys = (['HERALD_JWT_SECRET', 'HERALD_JWT_PUBLIC_KEY', 'HERALD_JWKS_URL'] as const).filter((k) => e[k]);
   if (keys.length > 1) problems.push(`${keys.join(', ')}: set exactly one of them`);
+  const why = `NODE_ENV=${env.NODE_ENV}: only unset or "development" means development mode`;
   if (production && keys.length === 0)
-    problems.push('HERALD_JWT_SECRET: required in production (or HERALD_JWT_PUBLIC_KEY or HERALD_JWKS_URL)');
-  if (production && !e.HERALD_PUBLISH_TOKEN) problems.push('HERALD_PUBLISH_TOKEN: required in production');
+    problems.push(`HERALD_JWT_SECRET: required in production, or HERALD_JWT_PUBLIC_KEY or HERALD_JWKS_URL (${why})`);
+  if (production && !e.HERALD_PUBLISH_TOKEN) problems.push(`HERALD_PUBLISH_TOKEN: required in production (${why})`);
 
   // Values whose syntax passed but that cannot be used: parse them now, not at first use.
   if (e.HERALD_JWT_PUBLIC_KEY && !reported.has('HERALD_JWT_PUBLIC_KEY')) {
@@ -189,7 +198,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxClientFramesPerS,
     logLevel: (e.HERALD_LOG_LEVEL ?? 'info') as LogLevel,
     production,
+    warnings,
   };
+}
+
+/**
+ * Development mode only when NODE_ENV is unset (or empty) or exactly `development`: any other
+ * value — `production`, `prod`, `staging` — is production, so a typo never makes up secrets.
+ */
+export function isProduction(nodeEnv: string | undefined): boolean {
+  return nodeEnv !== undefined && nodeEnv !== '' && nodeEnv !== 'development';
 }
 
 /** A PEM given on one line with literal `\n`s (as env files often hold it) works too. */

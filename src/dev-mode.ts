@@ -3,7 +3,7 @@ import { SignJWT } from 'jose';
 import type { Config } from './config.js';
 
 /**
- * Development mode (no key or no publish token, NODE_ENV not production): makes the missing
+ * Development mode (no key or no publish token, NODE_ENV unset or `development`): makes the missing
  * secrets up for this run and prints a ready client token and a ready curl command.
  */
 export async function applyDevelopmentMode(config: Config): Promise<{ config: Config; banner: string } | undefined> {

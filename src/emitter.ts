@@ -44,6 +44,11 @@ export class Emitter {
   async disconnectUser(userId: string): Promise<void> {
     checkId(userId, 'userId');
     const revokedAt = Date.now();
+    if (!this.options.bus.up) {
+      // A store beside a broker that is down (or frozen) would fail or hang: answer at once.
+      this.options.counters?.failed();
+      throw new BusUnavailableError();
+    }
     if (this.options.revocationStore) {
       try {
         await this.options.revocationStore.record(userId, revokedAt, this.options.revocationKeepMs());

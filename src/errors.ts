@@ -25,10 +25,19 @@ export class KeysUnavailableError extends Error {
 
 /** The bus cannot take a message now: nothing was sent. Publishes answer 503. */
 export class BusUnavailableError extends Error {
-  override readonly name = 'BusUnavailableError';
+  override readonly name: string = 'BusUnavailableError';
   constructor(message = 'the event bus is down', options?: { cause?: unknown }) {
     super(message, options);
   }
+}
+
+/**
+ * The broker answered but refused the credentials of HERALD_NATS_URL / HERALD_AMQP_URL: the bus
+ * is as unavailable as with an unreachable broker, but only the credentials (or the broker's
+ * users) changing will help.
+ */
+export class BrokerAuthenticationError extends BusUnavailableError {
+  override readonly name = 'BrokerAuthenticationError';
 }
 
 /** The environment does not describe a runnable gateway: one line per bad variable, exit 2. */

@@ -12,5 +12,5 @@ export { createMetrics, type Metrics } from './metrics.js';
 export { CloseCode, Disconnect } from './protocol/close-codes.js';
 export type { PublishEvent } from './protocol/event.js';
 export type { EventFrame, WelcomeFrame } from './protocol/client-frames.js';
-export { AuthError, BusUnavailableError, ConfigError, InvalidIdError } from './errors.js';
+export { AuthError, BrokerAuthenticationError, BusUnavailableError, ConfigError, EngineError, InvalidIdError } from './errors.js';
 export { InvalidEventError, type EventProblem } from './protocol/validation-error.js';

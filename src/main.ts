@@ -21,6 +21,7 @@ async function main(): Promise<void> {
   if (dev) config = dev.config;
 
   const log = createLogger(config.logLevel);
+  for (const warning of config.warnings) log.warn({ problem: warning }, `configuration: ${warning}`);
   // Signals are handled from here on: a pod stopped while it starts still exits 0.
   let gateway: Gateway | undefined;
   const onSignal = (signal: NodeJS.Signals) => {

@@ -98,6 +98,12 @@ export class ServerProcess {
     if (!this.exited) this.child.kill(signal);
   }
 
+  /** Resolves once the process has exited (after a signal, say). */
+  waitForExit(): Promise<void> {
+    if (this.exited) return Promise.resolve();
+    return new Promise((resolve) => this.child.once('exit', () => resolve()));
+  }
+
   /** SIGKILL: the bench does not measure drains, and a drain would wait for every client. */
   async stop(): Promise<void> {
     if (this.exited) return;

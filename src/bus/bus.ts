@@ -21,8 +21,11 @@ export type BusMessageHandler = (msg: Uint8Array, position: number) => void;
 export interface Bus {
   readonly name: string;
   /**
-   * Connects and subscribes; resolves once messages can flow both ways. `onMessage` never
-   * throws (the gateway contains its own failures), so a bus calls it without a guard.
+   * Connects and subscribes; resolves once messages can flow both ways. A broker bus either
+   * rejects with BusUnavailableError when it cannot connect (BrokerAuthenticationError when
+   * the broker refused the credentials) or, made for a pod, keeps trying — each failure
+   * logged — until it connects or is closed. `onMessage` never throws (the gateway contains its
+   * own failures), so a bus calls it without a guard.
    * A bus that keeps an event log (§6) calls `onLogOpened` before the first message, and
    * resolves only once it has delivered what the log held at start (the pod's warm-up).
    */
@@ -33,7 +36,11 @@ export interface Bus {
    * an event log stores them as one message (a bundle) when they fit, and resolves once stored.
    */
   publishBatch(messages: Uint8Array[]): Promise<void>;
-  /** Drives /readyz and herald_bus_up. */
+  /**
+   * Drives /readyz and herald_bus_up. False while the broker is unreachable and, on a pod's
+   * bus, within 10 s of a broker that stops answering without closing the connection (a frozen
+   * process, a partition); true again once messages flow.
+   */
   readonly up: boolean;
   /** The largest message the broker takes, when it has a limit (NATS max_payload). */
   readonly maxMessageBytes?: number;

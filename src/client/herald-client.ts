@@ -90,7 +90,11 @@ export class HeraldClient<Events extends EventMap = EventMap> {
     this.url = options.url;
     this.token = options.token;
     const impl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (!impl) throw new UsageError('no WebSocket on this platform: pass the `WebSocket` option (e.g. from the `ws` package on Node 20)');
+    if (!impl) {
+      throw new UsageError(
+        'no WebSocket on this platform: on Node 20 run node --experimental-websocket, or pass the `WebSocket` option (from the `ws` package)',
+      );
+    }
     this.WebSocketImpl = impl;
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.random = options.random ?? Math.random;
@@ -317,8 +321,8 @@ export class HeraldClient<Events extends EventMap = EventMap> {
 
   /**
    * The pod drains. The socket stays open (events keep arriving) until `afterMs`, then the
-   * client closes it itself — so TIME_WAIT lands here, not on the pod — and connects again at
-   * once: the server's jitter already spread the clients.
+   * client closes it itself — before the pod's deadline, so never a 1012 — and connects again
+   * at once: the server's jitter already spread the clients.
    */
   private onReconnectRequest(link: Link, afterMs: number): void {
     if (link.leaveTimer) return;

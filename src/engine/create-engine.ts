@@ -1,3 +1,4 @@
+import { EngineError } from '../errors.js';
 import { createLogger } from '../log.js';
 import type { Engine, EngineOptions } from './engine.js';
 
@@ -8,6 +9,18 @@ export async function createEngine<Data>(options: Partial<EngineOptions> = {}): 
     const { createBunEngine } = await import('./bun.js');
     return createBunEngine<Data>(resolved);
   }
-  const { createUwsEngine } = await import('./uws.js');
-  return createUwsEngine<Data>(resolved);
+  let uws: typeof import('./uws.js');
+  try {
+    uws = await import('./uws.js');
+  } catch (error) {
+    // An install without optional dependencies (the Bun image's) has no uWebSockets.js.
+    if ((error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && String(error).includes('uWebSockets.js')) {
+      throw new EngineError(
+        'uWebSockets.js is not installed: it is an optional dependency, needed on Node (install without --omit=optional)',
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+  return uws.createUwsEngine<Data>(resolved);
 }

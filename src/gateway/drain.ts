@@ -5,8 +5,9 @@ import type { Hub } from './hub.js';
 
 /**
  * The SIGTERM procedure (§5): not ready, upgrades refused, every client asked to leave with a
- * jittered `afterMs`; after the drain timeout the rest are closed with 1012. Clients that
- * leave first keep TIME_WAIT on their side.
+ * jittered `afterMs`; after the drain timeout the rest are closed with 1012. TCP's TIME_WAIT
+ * stays on the pod whoever closes first: uWebSockets ends TCP once it has answered a close
+ * frame (bench/RESULTS.md, "TIME_WAIT").
  */
 export class Drain {
   /** From the first call on: /readyz 503 and upgrades refused. */

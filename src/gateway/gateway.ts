@@ -2,7 +2,7 @@ import type { RevocationStore } from '../auth/revocation-store.js';
 import { Revocations } from '../auth/revocations.js';
 import { TokenVerifier } from '../auth/token-verifier.js';
 import { createVerificationKey, type VerificationKey } from '../auth/verification-key.js';
-import type { Bus } from '../bus/bus.js';
+import type { Bus, BusMessageHandler } from '../bus/bus.js';
 import type { Config } from '../config.js';
 import { Emitter } from '../emitter.js';
 import type { Engine, EngineFrame, EngineHandler } from '../engine/engine.js';
@@ -28,7 +28,11 @@ export const MAX_PUBLISH_BODY_BYTES = 1024 * 1024;
 const BODY_TIMEOUT_MS = 5_000;
 /** The engine's frame limit: far above the gateway's 16 KiB so an oversized frame gets 1009, not a silent cut. */
 const ENGINE_MAX_PAYLOAD = 1024 * 1024;
-/** How long start() waits for the revocation store before listening anyway (not ready until it loads). */
+/**
+ * How long start() waits for the bus, and then for the revocation store, before listening
+ * anyway: a pod whose broker is away listens, not ready, and becomes ready once both are there.
+ */
+const BUS_START_WAIT_MS = 5_000;
 const REVOCATIONS_START_WAIT_MS = 5_000;
 
 export interface GatewayOptions {
@@ -69,6 +73,8 @@ export class Gateway {
   private readonly recovery: Recovery<EngineFrame> | undefined;
   private ticker: ReturnType<typeof setInterval> | undefined;
   private socketCounter = 0;
+  /** Past the start's wait for the bus: a late bus failure is logged, no longer thrown. */
+  private backendWaitOver = false;
 
   constructor(options: GatewayOptions) {
     this.config = options.config;
@@ -142,15 +148,7 @@ export class Gateway {
       maxBackpressure: this.config.maxBackpressure,
       recovery: this.recovery,
     });
-    // A bus that keeps a log delivers what it held before this resolves: the pod starts warm.
-    await this.bus.start(
-      (stored, position) => this.engine.fanOut(() => route(stored, position)),
-      (log) => this.recovery?.opened(log),
-    );
-    if (this.recovery && this.recovery.epoch === undefined) {
-      this.log.warn({ bus: this.bus.name }, 'this bus keeps no event log: every resume is a gap (recovery off)');
-    }
-    await this.loadRevocations();
+    await this.connectBackend(route);
     this.ticker = setInterval(() => this.tick(), 1000);
     this.ticker.unref?.();
     const { port } = await this.engine.listen(
@@ -205,17 +203,45 @@ export class Gateway {
     await this.engine.stop();
   }
 
+  /**
+   * Starts the bus and waits for it at most BUS_START_WAIT_MS, then for the revocation store at
+   * most REVOCATIONS_START_WAIT_MS: a bus that keeps trying while its broker is away (what
+   * createBackend makes for a pod) goes on in the background, and the pod listens not ready
+   * until it is up and the revocations are loaded. A bus that gives up (rejects) within its
+   * wait fails the start.
+   */
+  private async connectBackend(route: BusMessageHandler): Promise<void> {
+    // A bus that keeps a log delivers what it held before it says it is up: the pod starts warm.
+    const busStarted = this.bus
+      .start(
+        (stored, position) => this.engine.fanOut(() => route(stored, position)),
+        (log) => this.recovery?.opened(log),
+      )
+      .then(
+      () => true,
+      (error: unknown) => {
+        if (!this.backendWaitOver) throw error;
+        this.log.error({ err: error, bus: this.bus.name }, 'the bus did not start: not ready');
+        return false;
+      },
+    );
+    const loaded = busStarted.then((started) => (started ? this.loadRevocations() : undefined));
+    // Awaited below only when the bus came up in time; a failed start is reported by busStarted.
+    loaded.catch(() => {});
+    if (await waitAtMost(busStarted, BUS_START_WAIT_MS)) await waitAtMost(loaded, REVOCATIONS_START_WAIT_MS);
+    this.backendWaitOver = true;
+    if (this.recovery && this.bus.up && this.recovery.epoch === undefined) {
+      this.log.warn({ bus: this.bus.name }, 'this bus keeps no event log: every resume is a gap (recovery off)');
+    }
+    if (!this.bus.up) this.log.warn({ bus: this.bus.name }, 'the bus is not connected yet: not ready until it is');
+    else if (!this.revocationsLoaded) {
+      this.log.warn({ store: this.revocationStore?.name }, 'revocations not loaded yet: not ready until they are');
+    }
+  }
+
   private async loadRevocations(): Promise<void> {
-    const store = this.revocationStore;
-    if (!store) return;
-    const loaded = store.start(this.revocations).then(() => {
-      this.revocationsLoaded = true;
-    });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, REVOCATIONS_START_WAIT_MS)));
-    await Promise.race([loaded, waited]);
-    clearTimeout(timer);
-    if (!this.revocationsLoaded) this.log.warn({ store: store.name }, 'revocations not loaded yet: not ready until they are');
+    await this.revocationStore?.start(this.revocations);
+    this.revocationsLoaded = true;
   }
 
   /** One coarse timer for every socket: token expiry, and now and then the revocation sweep. */
@@ -270,5 +296,16 @@ export class Gateway {
         socket.end(Disconnect.InternalError);
       }
     };
+  }
+}
+
+/** The promise's value, or undefined once `ms` have passed first; its rejection passes through. */
+async function waitAtMost<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }

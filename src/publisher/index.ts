@@ -5,5 +5,5 @@ export { connectAmqpPublisher, type AmqpPublisherOptions } from './amqp-publishe
 export { encodeEvents, type EncodedEvents } from '../protocol/event-encoder.js';
 export type { Bus } from '../bus/bus.js';
 export type { PublishEvent } from '../protocol/event.js';
-export { BusUnavailableError, InvalidIdError } from '../errors.js';
+export { BrokerAuthenticationError, BusUnavailableError, InvalidIdError } from '../errors.js';
 export { InvalidEventError, type EventProblem } from '../protocol/validation-error.js';

@@ -23,6 +23,7 @@ import { freePort } from '../e2e/harness/free-port.js';
 const execFileAsync = promisify(execFile);
 const packageJson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
   dependencies: Record<string, string>;
+  optionalDependencies: Record<string, string>;
   devDependencies: Record<string, string>;
 };
 // What `docker run -e` / the Kubernetes Secret adds to the image's ENV at run time.
@@ -111,7 +112,7 @@ async function runHealthcheck(env: Record<string, string>): Promise<number> {
 }
 
 describe('the Dockerfile, built and started without a container engine', () => {
-  it('installs the production dependencies and none of the development ones', () => {
+  it('installs the production dependencies, none of the development ones, and not uWebSockets.js (Node only, ~113 MB)', () => {
     const modules = join(image.workdir, 'node_modules');
     for (const name of Object.keys(packageJson.dependencies)) {
       // The npm package "bun" is removed on purpose: the base image's Bun runs the gateway.
@@ -121,6 +122,9 @@ describe('the Dockerfile, built and started without a container engine', () => {
     for (const name of Object.keys(packageJson.devDependencies)) {
       expect(existsSync(join(modules, name)), `dev dependency ${name} stays out of the image`).toBe(false);
     }
+    // The Node engine's native addons: Bun serves with Bun.serve and never loads them.
+    expect(Object.keys(packageJson.optionalDependencies)).toEqual(['uWebSockets.js']);
+    expect(existsSync(join(modules, 'uWebSockets.js')), 'uWebSockets.js stays out of the Bun image').toBe(false);
     expect(existsSync(join(image.workdir, 'src/main.ts'))).toBe(true);
     expect(existsSync(join(image.workdir, 'test')), 'tests stay out of the image').toBe(false);
   });

@@ -22,11 +22,12 @@ describe('the Dockerfile', () => {
     }
   });
 
-  it('installs production dependencies only, from the lockfile, and copies them into the runtime stage', () => {
+  it('installs production dependencies only, without the optional Node engine, from the lockfile, and copies them into the runtime stage', () => {
     const runs = stages.flatMap((s) => s.steps.filter((step) => step.kind === 'RUN').map((step) => (step.kind === 'RUN' ? step.shell : '')));
     const install = runs.find((r) => /\bbun install\b/.test(r));
     expect(install).toMatch(/--production/);
     expect(install).toMatch(/--frozen-lockfile/);
+    expect(install).toMatch(/--omit[= ]optional/);
     expect(runtime.steps.filter((s) => s.kind === 'RUN')).toEqual([]);
     expect(runtime.steps).toContainEqual(expect.objectContaining({ kind: 'COPY', from: stages[0]!.name }));
   });

@@ -1,34 +1,18 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import amqplib from 'amqplib';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { AmqpRevocationStore, revocationStreamFor } from '../../src/bus/amqp/amqp-revocation-store.js';
 import { Revocations } from '../../src/auth/revocations.js';
 import { AmqpBus, type AmqpBusOptions } from '../../src/bus/amqp/amqp-bus.js';
-import { BusUnavailableError } from '../../src/errors.js';
+import { BrokerAuthenticationError, BusUnavailableError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { runBusContractCases } from './bus.case.js';
-import { AMQP_URL, deleteTopology, lockBroker, uniqueExchange } from './harness/rabbitmq.js';
+import { AMQP_URL, deleteTopology, startAmqpRelay, uniqueExchange } from './harness/rabbitmq.js';
 import { waitFor } from './harness/wait-for.js';
 
-const run = promisify(execFile);
 const log = createLogger('silent');
-
-
-/** Has RabbitMQ close the connections whose client-provided name is `name`, as a broker-side failure would. */
-async function closeConnectionsNamed(name: string): Promise<number> {
-  const { stdout } = await run('rabbitmqctl', ['list_connections', 'pid', 'client_properties', '-q']);
-  const pids = stdout
-    .split('\n')
-    .filter((line) => line.includes(`"${name}"`))
-    .map((line) => line.split('\t')[0]!);
-  for (const pid of pids) await run('rabbitmqctl', ['close_connection', pid, 'closed by a Herald test']);
-  return pids.length;
-}
 
 /** The Bus guarantees and the revocation stream against the real RabbitMQ (no gateway). */
 describe('AmqpBus and the AMQP revocation store', () => {
-  let unlock: () => Promise<void> = async () => {};
   const exchanges: string[] = [];
   const open: { close(): Promise<void> }[] = [];
   const track = <T extends { close(): Promise<void> }>(thing: T): T => (open.push(thing), thing);
@@ -40,19 +24,11 @@ describe('AmqpBus and the AMQP revocation store', () => {
   const newBus = (exchange: string, extra: Partial<AmqpBusOptions> = {}) =>
     track(new AmqpBus({ url: AMQP_URL, exchange, log, backoff: { initialMs: 50, maxMs: 500 }, ...extra }));
 
-  beforeAll(async () => {
-    // Another AMQP test file may be restarting the broker: wait for it.
-    unlock = await lockBroker();
-  }, 180_000);
   afterEach(async () => {
     await Promise.all(open.splice(0).map((thing) => thing.close()));
   });
   afterAll(async () => {
-    try {
-      for (const exchange of exchanges) await deleteTopology(exchange);
-    } finally {
-      await unlock();
-    }
+    for (const exchange of exchanges) await deleteTopology(exchange);
   });
 
   runBusContractCases({ freshTopic: freshExchange, newBus });
@@ -77,18 +53,21 @@ describe('AmqpBus and the AMQP revocation store', () => {
 
   it('after the broker drops its connection a bus is down, publishes reject, then it reconnects, re-declares and receives again', async () => {
     const exchange = freshExchange();
-    const connectionName = `herald-test-${process.pid}-${Date.now()}`;
+    const { relay, url } = await startAmqpRelay();
+    track(relay);
     const statuses: boolean[] = [];
     const received: number[] = [];
-    const pod = newBus(exchange, { connectionName, backoff: { initialMs: 1_000, maxMs: 1_000 } });
+    const pod = track(new AmqpBus({ url, exchange, log, backoff: { initialMs: 1_000, maxMs: 1_000 } }));
     pod.onStatus((up) => statuses.push(up));
     await pod.start((msg) => received.push(msg[0]!));
     const sender = newBus(exchange, { publishOnly: true });
     await sender.start(() => {});
 
-    expect(await closeConnectionsNamed(connectionName)).toBe(1);
+    expect(relay.connections).toBe(1);
+    await relay.cut();
     await waitFor('the bus to go down', () => !pod.up);
     await expect(pod.publish(new Uint8Array([9]))).rejects.toBeInstanceOf(BusUnavailableError);
+    await relay.restore();
     await waitFor('the bus to come back', () => pod.up);
     expect(statuses).toEqual([true, false, true]);
     await sender.publish(new Uint8Array([7]));
@@ -96,7 +75,7 @@ describe('AmqpBus and the AMQP revocation store', () => {
     expect(received).toEqual([7]);
   });
 
-  it('start rejects with BusUnavailableError when the exchange exists with another type, or no broker listens', async () => {
+  it('start rejects with BusUnavailableError when the exchange exists with another type, or no broker listens, or the credentials are refused', async () => {
     const exchange = freshExchange();
     const connection = await amqplib.connect(AMQP_URL);
     try {
@@ -106,8 +85,13 @@ describe('AmqpBus and the AMQP revocation store', () => {
     }
     await expect(newBus(exchange).start(() => {})).rejects.toBeInstanceOf(BusUnavailableError);
     const nowhere = new AmqpBus({ url: 'amqp://guest:guest@127.0.0.1:1', exchange, log });
-    await expect(nowhere.start(() => {})).rejects.toBeInstanceOf(BusUnavailableError);
+    await expect(nowhere.start(() => {})).rejects.toThrow(/^cannot connect to RabbitMQ at amqp:\/\/guest:\*\*\*@127\.0\.0\.1:1 \(unreachable\)$/);
     expect(nowhere.up).toBe(false);
+    const wrong = new URL(AMQP_URL);
+    wrong.password = 'wrong-password';
+    const refused = new AmqpBus({ url: wrong.toString(), exchange, log });
+    await expect(refused.start(() => {})).rejects.toBeInstanceOf(BrokerAuthenticationError);
+    await expect(refused.start(() => {})).rejects.toThrow(/authentication refused/);
   });
 
   it('a closed bus is down and rejects publishes: nothing is sent', async () => {

@@ -327,7 +327,7 @@ describe('client SDK against a real gateway (bun engine)', () => {
       // Pings and pongs flow while the link is healthy: no false alarm over several heartbeats.
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       expect(c.states.map((s) => s.status)).toEqual(['connecting', 'open']);
-      proxy.freeze();
+      proxy.freeze('open');
       const reconnecting = await c.state('reconnecting');
       expect(reconnecting).toMatchObject({ code: 4100 });
       expect(reconnecting.reason).toMatch(/dead/);
@@ -646,7 +646,7 @@ describe('client SDK resumes (recovery, CONTRACT §6): every missed event once a
       // The client is away while ~12 MB of events are published for it: far over what the
       // kernel and the pod's send buffer (2 × HERALD_MAX_BACKPRESSURE) take at once.
       away = new Promise((resolve) => (comeBack = resolve));
-      proxy.cut();
+      proxy.reset();
       await c.state('reconnecting');
       const blob = 'x'.repeat(50_000);
       let n = 1;
@@ -704,7 +704,7 @@ describe('client SDK resumes (recovery, CONTRACT §6): every missed event once a
       for (const n of [1, 2]) await send(pod, id.userId, 'SERIES', { n });
       await waitUntil(() => series(c.events).length === 2, 'events 1–2');
       expect(c.events.every((e) => e.seq === undefined)).toBe(true);
-      proxy.cut();
+      proxy.reset();
       await c.opened(2);
       expect(c.gaps).toEqual([{ epoch: undefined, reason: 'no_log', since: undefined }]);
       expect(c.client.position).toBeUndefined();

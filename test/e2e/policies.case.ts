@@ -285,6 +285,38 @@ export function runPolicyCases(engine: EngineName): void {
         expect(started.stderr()).toMatch(/HERALD_PUBLISH_TOKEN/);
       });
 
+      it('in production (NODE_ENV=production) a misspelled HERALD_ variable stops the start: exit 2 naming the closest known one', async () => {
+        const started = run({ NODE_ENV: 'production', HERALD_BUSS: 'nats' });
+        const [code] = await once(started.child, 'exit');
+        expect(code).toBe(2);
+        expect(started.stderr().trim().split('\n')).toEqual([
+          'herald: invalid configuration: HERALD_BUSS: not a Herald variable (did you mean HERALD_BUS?)',
+        ]);
+      });
+
+      it('in development a misspelled HERALD_ variable is a warning naming the closest known one, and the pod serves', async () => {
+        const pod = await startPod({ engine, env: { HERALD_BUSS: 'nats' } });
+        const warning = pod.logs.find((l) => l.level === 40 && String(l.msg).includes('HERALD_BUSS'));
+        expect(warning?.msg).toBe('configuration: HERALD_BUSS: not a Herald variable (did you mean HERALD_BUS?)');
+        const c = await connect(pod);
+        await expectStillReceives(pod, c);
+        await c.client.close();
+        await pod.kill();
+      });
+
+      it('NODE_ENV=prod (anything but unset or development) without keys is production: exit 2 naming them, no secret printed', async () => {
+        const started = run({ NODE_ENV: 'prod', HERALD_JWT_SECRET: undefined, HERALD_PUBLISH_TOKEN: undefined });
+        let stdout = '';
+        started.child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+        const [code] = await once(started.child, 'exit');
+        expect(code).toBe(2);
+        const lines = started.stderr().trim().split('\n');
+        expect(lines).toHaveLength(2);
+        expect(lines[0]).toMatch(/^herald: invalid configuration: HERALD_JWT_SECRET: required in production.*\(NODE_ENV=prod:/);
+        expect(lines[1]).toMatch(/^herald: invalid configuration: HERALD_PUBLISH_TOKEN: required in production/);
+        expect(started.stderr() + stdout).not.toMatch(/Herald development mode|access_token=|HERALD_JWT_SECRET=|HERALD_PUBLISH_TOKEN=/);
+      });
+
       it('in development prints a client token and a curl command that together deliver an event', async () => {
         const pod = await startPod({ engine, env: { HERALD_JWT_SECRET: undefined, HERALD_PUBLISH_TOKEN: undefined } });
         await expect.poll(() => pod.stderr.some((l) => l.trim().startsWith('curl '))).toBe(true);

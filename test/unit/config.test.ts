@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { isProduction, loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
+import { closestName, levenshtein } from '../../src/unknown-variables.js';
 
 const problems = (env: Record<string, string>) => {
   try {
@@ -103,5 +104,35 @@ describe('loadConfig', () => {
       'HERALD_RECOVERY_MAX_BYTES',
       'HERALD_RECOVERY_WINDOW_S',
     ]);
+  });
+
+  it('reports a misspelled HERALD_ variable: a problem in production, a warning naming the closest known one otherwise', () => {
+    const secrets = { HERALD_JWT_SECRET: 's'.repeat(32), HERALD_PUBLISH_TOKEN: 'p'.repeat(16) };
+    expect(problems({ ...secrets, NODE_ENV: 'production', HERALD_BUSS: 'nats' })).toEqual([
+      'HERALD_BUSS: not a Herald variable (did you mean HERALD_BUS?)',
+    ]);
+    const config = loadConfig({ ...secrets, HERALD_BUSS: 'nats', HERALD_NATS_ULR: 'nats://x:4222', PATH: '/bin' });
+    expect(config.bus).toBe('local');
+    expect(config.warnings).toEqual([
+      'HERALD_BUSS: not a Herald variable (did you mean HERALD_BUS?)',
+      'HERALD_NATS_ULR: not a Herald variable (did you mean HERALD_NATS_URL?)',
+    ]);
+    expect(loadConfig(secrets).warnings).toEqual([]);
+  });
+
+  it('is in development mode only with NODE_ENV unset or development; any other value is production', () => {
+    for (const value of [undefined, '', 'development']) expect(isProduction(value), String(value)).toBe(false);
+    for (const value of ['production', 'prod', 'staging', 'test', 'Development']) expect(isProduction(value), value).toBe(true);
+    const lines = problems({ NODE_ENV: 'prod' });
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^HERALD_JWT_SECRET: required in production.*\(NODE_ENV=prod:/);
+    expect(lines[1]).toMatch(/^HERALD_PUBLISH_TOKEN: required in production/);
+  });
+
+  it('measures edit distance (Levenshtein) to pick the closest name', () => {
+    expect(levenshtein('HERALD_BUSS', 'HERALD_BUS')).toBe(1);
+    expect(levenshtein('kitten', 'sitting')).toBe(3);
+    expect(levenshtein('', 'abc')).toBe(3);
+    expect(closestName('HERALD_JWT_SECERT', ['HERALD_JWT_ISSUER', 'HERALD_JWT_SECRET', 'HERALD_PORT'])).toBe('HERALD_JWT_SECRET');
   });
 });

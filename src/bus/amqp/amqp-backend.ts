@@ -11,6 +11,8 @@ export function createAmqpBackend(options: BackendOptions<Pick<Config, 'amqpUrl'
     log,
     publishOnly: options.publishOnly,
     connectionName: options.clientName,
+    // A pod starts not ready and keeps trying; a publisher client fails fast.
+    waitForBroker: !options.publishOnly,
   });
   return { bus, revocationStore: bus.createRevocationStore(log) };
 }

@@ -1,8 +1,11 @@
-import amqplib, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { BusUnavailableError } from '../../errors.js';
 import type { RevocationStore } from '../../auth/revocation-store.js';
 import type { Logger } from '../../log.js';
 import type { Bus, BusMessageHandler } from '../bus.js';
+import { backoffDelay, connectUntilUp, logBrokerFailure, type Backoff } from '../first-connect.js';
+import { SilenceWatch } from '../silence-watch.js';
+import { classifyAmqpFailure, connectAmqp } from './amqp-connect.js';
 import { AmqpRevocationStore, revocationStreamFor } from './amqp-revocation-store.js';
 
 export interface AmqpBusOptions {
@@ -17,11 +20,14 @@ export interface AmqpBusOptions {
   backoff?: { initialMs?: number; maxMs?: number };
   /** Shown as the connection name in the RabbitMQ management UI. */
   connectionName?: string;
+  /**
+   * A pod: an unreachable (or refusing) RabbitMQ at start is not an error, `start` keeps trying
+   * (each failure logged) until it connects or the bus is closed. Off, the first failure rejects.
+   */
+  waitForBroker?: boolean;
 }
 
-const DEFAULT_BACKOFF = { initialMs: 250, maxMs: 10_000 };
-/** Seconds; a half-open connection (a partition, not a closed socket) is noticed after ~2 of them. */
-const HEARTBEAT_S = 10;
+const DEFAULT_BACKOFF = { initialMs: 250, maxMs: 5_000 };
 const CLOSE_TIMEOUT_MS = 2_000;
 
 interface Live {
@@ -30,6 +36,10 @@ interface Live {
   /** Pending while the channel's write buffer is over its high-water mark. */
   drained: Promise<void> | undefined;
   rejectDrained: ((error: Error) => void) | undefined;
+  /** A pod's watch for a broker that stopped answering; none for a publisher. */
+  watch: SilenceWatch | undefined;
+  /** Given up as silent: its late deliveries (after the broker thaws) are not this bus's any more. */
+  abandoned: boolean;
 }
 
 /**
@@ -37,10 +47,10 @@ interface Live {
  * consumes from its own server-named, exclusive, auto-delete queue bound to it with routing key "".
  *
  * No publisher confirms and a noAck consumer (docs/amqp.md says why): `publish` resolves once
- * amqplib holds the message for the socket. A lost connection makes `up` false and publishes
- * reject at once; the bus then reconnects with exponential backoff and full jitter, forever,
- * and re-declares the exchange, a new queue and its binding. Messages published while this
- * pod had no queue never reach it.
+ * amqplib holds the message for the socket. A lost connection — closed, silent for 5 s on a
+ * pod (SilenceWatch), or past the heartbeat — makes `up` false and publishes reject at once; the bus then
+ * reconnects with exponential backoff and full jitter, forever, and re-declares the exchange,
+ * a new queue and its binding. Messages published while this pod had no queue never reach it.
  */
 export class AmqpBus implements Bus {
   readonly name = 'amqp';
@@ -51,7 +61,7 @@ export class AmqpBus implements Bus {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private onMessage: BusMessageHandler = () => {};
   private readonly listeners: ((up: boolean) => void)[] = [];
-  private readonly backoff: { initialMs: number; maxMs: number };
+  private readonly backoff: Backoff;
   private wasUp = false;
 
   constructor(private readonly options: AmqpBusOptions) {
@@ -67,16 +77,20 @@ export class AmqpBus implements Bus {
   }
 
   /**
-   * Connects, declares and consumes; rejects with BusUnavailableError when the first attempt
-   * fails. No event log: queues hold only what arrives while a pod is connected (docs/amqp.md).
+   * Connects, declares and consumes. Without `waitForBroker` the first failed attempt rejects
+   * with BusUnavailableError (BrokerAuthenticationError when the credentials were refused).
+   * No event log: queues hold only what arrives while a pod is connected (docs/amqp.md).
    */
   async start(onMessage: BusMessageHandler): Promise<void> {
     this.onMessage = onMessage;
-    try {
-      await this.connect();
-    } catch (error) {
-      throw new BusUnavailableError(`cannot set up the AMQP bus at ${redact(this.options.url)}`, { cause: error });
-    }
+    await connectUntilUp({
+      attempt: () => this.connect(),
+      classify: (error) => classifyAmqpFailure(error, this.options.url),
+      waitForBroker: this.options.waitForBroker ?? false,
+      backoff: this.backoff,
+      stopped: () => this.closing,
+      log: this.options.log,
+    });
   }
 
   async publish(msg: Uint8Array): Promise<void> {
@@ -111,6 +125,7 @@ export class AmqpBus implements Bus {
     const live = this.live;
     this.live = undefined;
     if (!live) return;
+    live.watch?.stop();
     // Closing the channel first flushes what was published (a drain's last messages); never hang on a dead broker.
     const done = live.channel
       .close()
@@ -124,13 +139,20 @@ export class AmqpBus implements Bus {
 
   private async connect(): Promise<void> {
     const { exchange, log } = this.options;
-    const connection = await amqplib.connect(withHeartbeat(this.options.url), {
-      clientProperties: { connection_name: this.options.connectionName ?? 'herald' },
-    });
+    const connection = await connectAmqp(this.options.url, this.options.connectionName ?? 'herald');
     // Listeners first: an 'error' event without one (a failed declaration) would crash the process.
     connection.on('error', (error: Error) => log.error({ err: error }, 'AMQP connection error'));
     let channel: Channel;
     let queue: string | undefined;
+    let live: Live | undefined;
+    // A pod's own messages come back to it, so a busy broker is heard; a publisher's burst can
+    // hold a probe back for seconds behind the broker's flow control: publishers rely on the heartbeat.
+    const watch = this.options.publishOnly
+      ? undefined
+      : new SilenceWatch({
+          probe: () => channel.checkExchange(exchange),
+          onSilent: (silentMs) => live && this.silent(live, silentMs),
+        });
     try {
       channel = await connection.createChannel();
       channel.on('error', (error: Error) => log.error({ err: error }, 'AMQP channel error'));
@@ -138,7 +160,15 @@ export class AmqpBus implements Bus {
       if (!this.options.publishOnly) {
         queue = (await channel.assertQueue('', { exclusive: true, autoDelete: true, durable: false })).queue;
         await channel.bindQueue(queue, exchange, '');
-        await channel.consume(queue, (msg) => this.deliver(msg), { noAck: true });
+        await channel.consume(
+          queue,
+          (msg) => {
+            if (live?.abandoned) return;
+            watch?.heard();
+            this.deliver(msg);
+          },
+          { noAck: true },
+        );
       }
     } catch (error) {
       await connection.close().catch(() => {});
@@ -149,8 +179,9 @@ export class AmqpBus implements Bus {
       return;
     }
 
-    const live: Live = { connection, channel, drained: undefined, rejectDrained: undefined };
-    connection.on('close', (error?: Error) => this.lost(live, error));
+    live = { connection, channel, drained: undefined, rejectDrained: undefined, watch, abandoned: false };
+    const current = live;
+    connection.on('close', (error?: Error) => this.lost(current, error));
     connection.on('blocked', (reason: string) => {
       log.warn({ reason }, 'RabbitMQ blocked publishing on this connection');
       this.blocked = true;
@@ -163,16 +194,19 @@ export class AmqpBus implements Bus {
     });
     // A channel the server closed (a failed operation) leaves the connection open: start over.
     channel.on('close', () => {
-      if (this.live === live) connection.close().catch(() => {});
+      if (this.live === current) connection.close().catch(() => {});
     });
     channel.on('drain', () => {
-      live.drained = undefined;
-      live.rejectDrained = undefined;
+      // The broker read what was waiting: it is working, if busy.
+      watch?.heard();
+      current.drained = undefined;
+      current.rejectDrained = undefined;
     });
 
     this.live = live;
     this.blocked = false;
     this.attempt = 0;
+    watch?.start();
     log.info({ exchange, queue }, 'connected to RabbitMQ');
     this.emitStatus();
   }
@@ -196,6 +230,7 @@ export class AmqpBus implements Bus {
   }
 
   private lost(live: Live, error: Error | undefined): void {
+    live.watch?.stop();
     if (this.live !== live) return;
     this.live = undefined;
     live.rejectDrained?.(new BusUnavailableError('the RabbitMQ connection closed before the message was written'));
@@ -205,14 +240,30 @@ export class AmqpBus implements Bus {
     this.scheduleReconnect();
   }
 
+  /**
+   * The broker stopped answering without closing the connection: down now, and a new
+   * connection. The silent one is closed in the background (a frozen broker never confirms
+   * the close) and whatever it still delivers is dropped, so nothing arrives twice.
+   */
+  private silent(live: Live, silentMs: number): void {
+    if (this.live !== live || this.closing) return;
+    live.abandoned = true;
+    this.live = undefined;
+    live.rejectDrained?.(new BusUnavailableError('RabbitMQ stopped answering before the message was written'));
+    this.options.log.warn({ silentMs }, 'RabbitMQ stopped answering: counted as down; reconnecting');
+    this.emitStatus();
+    live.connection.close().catch(() => {});
+    this.scheduleReconnect();
+  }
+
   private scheduleReconnect(): void {
-    const ceiling = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** this.attempt);
-    const delayMs = Math.floor(Math.random() * ceiling);
+    const delayMs = backoffDelay(this.backoff, this.attempt);
     this.attempt++;
     this.timer = setTimeout(() => {
       this.connect().catch((error: unknown) => {
         if (this.closing) return;
-        this.options.log.warn({ err: error, attempt: this.attempt }, 'RabbitMQ reconnect failed');
+        const failure = classifyAmqpFailure(error, this.options.url);
+        logBrokerFailure(this.options.log, failure, { attempt: this.attempt });
         this.scheduleReconnect();
       });
     }, delayMs);
@@ -224,17 +275,4 @@ export class AmqpBus implements Bus {
     this.wasUp = up;
     for (const listener of this.listeners) listener(up);
   }
-}
-
-/** amqplib takes the heartbeat from the URL; a short one notices a dead peer in ~20 s instead of minutes. */
-function withHeartbeat(url: string): string {
-  const parsed = new URL(url);
-  if (!parsed.searchParams.has('heartbeat')) parsed.searchParams.set('heartbeat', String(HEARTBEAT_S));
-  return parsed.toString();
-}
-
-function redact(url: string): string {
-  const parsed = new URL(url);
-  if (parsed.password) parsed.password = '***';
-  return parsed.toString();
 }

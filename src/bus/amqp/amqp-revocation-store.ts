@@ -1,10 +1,11 @@
-import amqplib, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import type { RevocationStore } from '../../auth/revocation-store.js';
 import type { Revocations } from '../../auth/revocations.js';
 import { BusUnavailableError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { restartLater, retryUntilDone } from '../retry.js';
+import { connectAmqp } from './amqp-connect.js';
 
 /** The stream that goes with a fanout exchange: `herald.events` keeps its revocations in `herald.events.revocations`. */
 export function revocationStreamFor(exchange: string): string {
@@ -12,6 +13,8 @@ export function revocationStreamFor(exchange: string): string {
 }
 /** Stream retention: a revocation is read only while it can still cover an unexpired token. */
 const STREAM_MAX_AGE = '7D';
+/** A disconnect waits this long for RabbitMQ's confirm before it answers 503 (a frozen broker never confirms). */
+const RECORD_TIMEOUT_MS = 5_000;
 
 export interface AmqpRevocationStoreOptions {
   /** The gateway's HERALD_AMQP_URL. */
@@ -77,7 +80,7 @@ export class AmqpRevocationStore implements RevocationStore {
     const entry: StoredRevocation = { userId, revokedAt: revokedAtMs, keepUntil: revokedAtMs + keepMs };
     try {
       const { writer } = await this.connect();
-      await append(writer, this.stream, Buffer.from(JSON.stringify(entry)), {});
+      await withTimeout(append(writer, this.stream, Buffer.from(JSON.stringify(entry)), {}), RECORD_TIMEOUT_MS);
     } catch (error) {
       throw new BusUnavailableError('the revocation could not be stored', { cause: error });
     }
@@ -155,9 +158,7 @@ export class AmqpRevocationStore implements RevocationStore {
   }
 
   private async open(): Promise<Live> {
-    const connection = await amqplib.connect(this.options.url, {
-      clientProperties: { connection_name: 'herald-revocations' },
-    });
+    const connection = await connectAmqp(this.options.url, 'herald-revocations');
     // Listeners first: an 'error' event without one (a failed declaration) would crash the process.
     const { log } = this.options;
     connection.on('error', (error: Error) => log.warn({ err: error }, 'revocation store connection error'));
@@ -190,8 +191,16 @@ export class AmqpRevocationStore implements RevocationStore {
   }
 }
 
-function append(writer: ConfirmChannel, stream: string, body: Buffer, options: amqplib.Options.Publish): Promise<void> {
+function append(writer: ConfirmChannel, stream: string, body: Buffer, options: Options.Publish): Promise<void> {
   return new Promise((resolve, reject) => {
     writer.publish('', stream, body, { ...options, persistent: true }, (error) => (error ? reject(error) : resolve()));
   });
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`RabbitMQ did not confirm within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }

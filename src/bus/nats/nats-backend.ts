@@ -21,6 +21,8 @@ export function createNatsBackend(
       config.recoveryWindowS > 0
         ? { stream: config.natsStream, windowS: config.recoveryWindowS, maxBytes: config.recoveryMaxBytes * STREAM_BYTES_PER_MEMORY_BYTE }
         : undefined,
+    // A pod starts not ready and keeps trying; a publisher client fails fast.
+    waitForBroker: !options.publishOnly,
   });
   return { bus, revocationStore: bus.createRevocationStore(log) };
 }

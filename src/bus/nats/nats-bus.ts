@@ -1,10 +1,13 @@
 import { connect, type NatsConnection, type Status, type Subscription } from '@nats-io/transport-node';
-import { BusUnavailableError, MessageTooLargeError } from '../../errors.js';
+import { BrokerAuthenticationError, BusUnavailableError, MessageTooLargeError } from '../../errors.js';
 import type { RevocationStore } from '../../auth/revocation-store.js';
 import type { Logger } from '../../log.js';
 import type { EventLogInfo } from '../../recovery/recovery.js';
 import type { Bus, BusMessageHandler } from '../bus.js';
+import { connectUntilUp, type Backoff } from '../first-connect.js';
+import { redactUrl } from '../redact-url.js';
 import { retryUntilDone } from '../retry.js';
+import { SilenceWatch } from '../silence-watch.js';
 import { NatsEventLog } from './nats-event-log.js';
 import { NatsRevocationStore } from './nats-revocation-store.js';
 
@@ -22,16 +25,28 @@ export interface NatsBusOptions {
   publishOnly?: boolean;
   /** Keep the event log (§6) in this JetStream stream; without it the subject is plain core NATS. */
   eventLog?: { stream: string; windowS: number; maxBytes: number };
+  /**
+   * A pod: an unreachable NATS at start is not an error, `start` keeps trying (each failure
+   * logged) until it connects or the bus is closed. Off, the first failure rejects `start`.
+   */
+  waitForBroker?: boolean;
+  /** Delays between attempts while `start` waits for the broker. */
+  startBackoff?: Backoff;
 }
 
 const CLOSE_TIMEOUT_MS = 2_000;
+/** One connection attempt, TCP and the server's INFO, gives up after this long. */
+const CONNECT_TIMEOUT_MS = 5_000;
+const DEFAULT_START_BACKOFF: Backoff = { initialMs: 250, maxMs: 5_000 };
 
 /**
  * The bus over one NATS core subject: every pod publishes to it and subscribes to it.
  *
  * The client reconnects by itself, forever, across the configured servers and the ones the
- * cluster announces. While it is disconnected `up` is false and `publish` rejects at once:
- * nats.js would otherwise buffer the publish and drop it on reconnect, so a 202 would lie.
+ * cluster announces; for a pod, a server that stops answering counts as gone within 6 s
+ * (SilenceWatch), for a publisher after the client's pings (~30 s). While it
+ * is disconnected `up` is false and `publish` rejects at once: nats.js would otherwise buffer
+ * the publish and drop it on reconnect, so a 202 would lie.
  */
 export class NatsBus implements Bus {
   readonly name = 'nats';
@@ -41,6 +56,7 @@ export class NatsBus implements Bus {
   private connected = false;
   private reportedUp = false;
   private closing = false;
+  private watch: SilenceWatch | undefined;
   private readonly listeners: ((up: boolean) => void)[] = [];
 
   constructor(private readonly options: NatsBusOptions) {}
@@ -72,20 +88,35 @@ export class NatsBus implements Bus {
   async start(onMessage: BusMessageHandler, onLogOpened?: (log: EventLogInfo) => void): Promise<void> {
     const { servers, subject, log } = this.options;
     const wait = this.options.reconnectTimeWaitMs ?? 1_000;
-    let nc: NatsConnection;
-    try {
-      nc = await connect({
-        servers,
-        name: this.options.name ?? 'herald',
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: wait,
-        reconnectJitter: Math.floor(wait / 2),
-        // Half-open connections (a partition, not a dead process) are noticed within ~30 s.
-        pingInterval: 10_000,
-        maxPingOut: 3,
-      });
-    } catch (error) {
-      throw new BusUnavailableError(`cannot connect to NATS at ${servers.join(',')}`, { cause: error });
+    const shown = servers.map(redactUrl).join(',');
+    const nc = await connectUntilUp({
+      attempt: () =>
+        connect({
+          servers,
+          name: this.options.name ?? 'herald',
+          timeout: CONNECT_TIMEOUT_MS,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: wait,
+          reconnectJitter: Math.floor(wait / 2),
+          // The client's own stale-connection check, behind the silence watch's faster one.
+          pingInterval: 10_000,
+          maxPingOut: 3,
+        }),
+      classify: (error) =>
+        (error as Error)?.name === 'AuthorizationError'
+          ? new BrokerAuthenticationError(
+              `NATS refused the credentials of HERALD_NATS_URL (authentication refused) at ${shown}`,
+              { cause: error },
+            )
+          : new BusUnavailableError(`cannot connect to NATS at ${shown} (unreachable)`, { cause: error }),
+      waitForBroker: this.options.waitForBroker ?? false,
+      backoff: this.options.startBackoff ?? DEFAULT_START_BACKOFF,
+      stopped: () => this.closing,
+      log,
+    });
+    if (this.closing) {
+      await nc.close();
+      throw new BusUnavailableError('the NATS bus was closed while it connected');
     }
     this.nc = nc;
     if (!this.options.eventLog) {
@@ -93,8 +124,15 @@ export class NatsBus implements Bus {
       // The subscription reaches the server before anything this process publishes afterwards.
       await nc.flush();
     }
+    // A pod only: its subscription keeps it hearing a busy server. A publisher's burst can hold
+    // a probe back behind its own writes; publishers rely on the client's pings.
+    if (!this.options.publishOnly) {
+      this.watch = new SilenceWatch({ probe: () => nc.flush(), onSilent: (silentMs) => this.silent(nc, silentMs) });
+      this.watch.start();
+    }
     void this.followStatus(nc);
     nc.closed().then((error) => {
+      this.watch?.stop();
       this.setConnected(false);
       if (error && !this.closing) log.error({ err: error }, 'the NATS connection closed for good');
     });
@@ -135,7 +173,10 @@ export class NatsBus implements Bus {
       const info = await log.open();
       if (!this.options.publishOnly) {
         onLogOpened?.(NatsEventLog.describe(info));
-        await log.follow(info, onMessage);
+        await log.follow(info, (msg, position) => {
+          this.watch?.heard();
+          onMessage(msg, position);
+        });
       }
     } catch (error) {
       await log.close();
@@ -154,6 +195,7 @@ export class NatsBus implements Bus {
           log.error({ err: error, subject }, 'NATS subscription error');
           return;
         }
+        this.watch?.heard();
         onMessage(msg.data, 0);
       },
     });
@@ -189,9 +231,11 @@ export class NatsBus implements Bus {
 
   async close(): Promise<void> {
     const nc = this.nc;
-    if (!nc || this.closing) return;
+    if (this.closing) return;
     this.closing = true;
+    this.watch?.stop();
     this.setConnected(false);
+    if (!nc) return;
     this.subscription?.unsubscribe();
     await this.eventLog?.close();
     // Flush what was published (a drain's last messages) when the server is there; never hang on it.
@@ -206,7 +250,8 @@ export class NatsBus implements Bus {
     const { log } = this.options;
     for await (const status of nc.status()) {
       this.onNatsStatus(status);
-      if (status.type === 'disconnect') log.warn({ server: status.server }, 'NATS disconnected; reconnecting');
+      if (status.type === 'staleConnection') log.warn('NATS missed its pings; reconnecting');
+      else if (status.type === 'disconnect') log.warn({ server: status.server }, 'NATS disconnected; reconnecting');
       else if (status.type === 'reconnect') log.info({ server: status.server }, 'NATS reconnected');
       else if (status.type === 'ldm') log.warn({ server: status.server }, 'NATS server entering lame duck mode');
       else if (status.type === 'error') log.error({ err: status.error }, 'NATS server error');
@@ -214,8 +259,21 @@ export class NatsBus implements Bus {
   }
 
   private onNatsStatus(status: Status): void {
-    if (status.type === 'disconnect' || status.type === 'close') this.setConnected(false);
-    else if (status.type === 'reconnect') this.setConnected(!this.closing);
+    if (status.type === 'staleConnection' || status.type === 'disconnect' || status.type === 'close') {
+      this.watch?.stop();
+      this.setConnected(false);
+    } else if (status.type === 'reconnect' && !this.closing) {
+      this.watch?.start();
+      this.setConnected(true);
+    }
+  }
+
+  /** The server stopped answering without closing the connection: down now, and over to a server that answers. */
+  private silent(nc: NatsConnection, silentMs: number): void {
+    if (this.closing) return;
+    this.options.log.warn({ server: nc.getServer(), silentMs }, 'NATS stopped answering: counted as down; reconnecting');
+    this.setConnected(false);
+    nc.reconnect().catch((error: unknown) => this.options.log.warn({ err: error }, 'NATS reconnect after silence failed'));
   }
 
   private setConnected(connected: boolean): void {

@@ -2,26 +2,23 @@ import type { Broker } from '../cluster.case.js';
 // Through the package entry, as a backend service imports it.
 import { connectAmqpPublisher, type HeraldPublisher } from 'herald/publisher';
 import { createLogger } from '../../../src/log.js';
-import { AMQP_URL, deleteTopology, lockBroker, restoreBroker, startBroker, stopBroker, uniqueExchange } from './rabbitmq.js';
+import { deleteTopology, startAmqpRelay, uniqueExchange } from './rabbitmq.js';
 
 /**
- * The cluster suite's broker: the shared RabbitMQ with an exchange of this suite's own.
- * The file holds the broker lock from start to stop, since `down` stops the broker for everyone.
+ * The cluster suite's broker: the shared RabbitMQ with an exchange of this suite's own, behind
+ * a relay of its own. `down` cuts the relay — every connection of this suite's pods and
+ * publisher drops and new ones are refused — and nobody else's broker notices.
  */
 export async function startAmqpBroker(): Promise<Broker> {
-  const unlock = await lockBroker();
+  const { relay, url } = await startAmqpRelay();
   const exchange = uniqueExchange('cluster');
   return {
-    env: { HERALD_BUS: 'amqp', HERALD_AMQP_URL: AMQP_URL, HERALD_AMQP_EXCHANGE: exchange },
-    down: stopBroker,
-    up: startBroker,
+    env: { HERALD_BUS: 'amqp', HERALD_AMQP_URL: url, HERALD_AMQP_EXCHANGE: exchange },
+    down: () => relay.cut(),
+    up: () => relay.restore(),
     async stop() {
-      try {
-        await restoreBroker();
-        await deleteTopology(exchange);
-      } finally {
-        await unlock();
-      }
+      await relay.close();
+      await deleteTopology(exchange);
     },
   };
 }

@@ -61,6 +61,10 @@ export interface NatsServer {
   kill(): Promise<void>;
   /** Starts again on the same ports with the same storage; resolves once it is ready. */
   restart(): Promise<void>;
+  /** SIGSTOP: the process stops answering; its connections stay open and its kernel still accepts. */
+  freeze(): void;
+  /** SIGCONT after freeze(). */
+  thaw(): void;
 }
 
 interface ServerSpec {
@@ -158,6 +162,14 @@ class RunningNatsServer implements NatsServer {
     await this.kill();
     await this.launch();
   }
+
+  freeze(): void {
+    this.process.kill('SIGSTOP');
+  }
+
+  thaw(): void {
+    this.process.kill('SIGCONT');
+  }
 }
 
 const started = new Set<RunningNatsServer>();
@@ -168,12 +180,12 @@ function tempDir(prefix: string): string {
   return dir;
 }
 
-/** One nats-server, with JetStream (storage in a fresh temp dir) unless told otherwise. */
-export async function startNatsServer(options: { jetstream?: boolean } = {}): Promise<NatsServer> {
+/** One nats-server, with JetStream (storage in a fresh temp dir) unless told otherwise, on `port` or a free one. */
+export async function startNatsServer(options: { jetstream?: boolean; port?: number } = {}): Promise<NatsServer> {
   const binary = natsServerBinary();
   const server = new RunningNatsServer(binary, {
     name: `herald-test-${process.pid}-${started.size}`,
-    port: await freePort(),
+    port: options.port ?? (await freePort()),
     monitorPort: await freePort(),
     storeDir: options.jetstream === false ? undefined : tempDir('herald-nats-'),
   });

@@ -4,35 +4,55 @@ interface Pipe {
   client: Socket;
   upstream: Socket;
   frozen: boolean;
+  /** Bytes read in the moment before a freeze took hold, written on thaw: a freeze loses nothing. */
+  held: { to: Socket; chunk: Buffer }[];
+  /** The server side closed while frozen: the client hears of it only on thaw (a frozen peer sends no FIN). */
+  endOnThaw: boolean;
+  end(): void;
+}
+
+export interface TcpProxyOptions {
+  /**
+   * `websocket` (default): the server side speaks HTTP then WebSocket frames, so chosen frames
+   * can be dropped. `tcp`: bytes pass untouched, for any protocol (a broker's AMQP or NATS).
+   */
+  protocol?: 'websocket' | 'tcp';
 }
 
 /**
- * A loopback TCP proxy between a client and a pod, for the failures a real network has:
- * `freeze()` stops forwarding on the open connections without closing them (a dead link that
- * neither side notices), `cut()` resets them, `dropServerFrames` loses chosen WebSocket frames on their way to the
- * client, and `target` can move to another pod, like a load balancer.
+ * A loopback TCP relay between a client and a server, for the failures a real network has:
+ * `freeze()` stops forwarding without closing anything — on the open connections and on the
+ * ones accepted while frozen, like a process that stopped (SIGSTOP) whose kernel still
+ * accepts, or only on the open ones, like a dead link; a close from the server side reaches
+ * the client only on thaw — `cut()` drops every connection and refuses new ones, like a broker that went
+ * away, and `restore()` listens again on the same port. In `websocket` mode
+ * `dropServerFrames` loses chosen WebSocket frames on their way to the client, and `target`
+ * can move to another pod, like a load balancer.
  */
 export class TcpProxy {
-  /** The pod port new connections go to. */
+  /** The port new connections go to. */
   target: number;
-  /** Server → client text frames for which this returns true are not forwarded. */
+  /** Server → client text frames for which this returns true are not forwarded (websocket mode). */
   dropServerFrames: ((text: string) => boolean) | undefined;
   private readonly pipes = new Set<Pipe>();
+  private frozen = false;
+  private server: Server;
 
   private constructor(
-    private readonly server: Server,
+    server: Server,
     readonly port: number,
     target: number,
+    private readonly protocol: 'websocket' | 'tcp',
   ) {
+    this.server = server;
     this.target = target;
   }
 
-  static async start(target: number): Promise<TcpProxy> {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  static async start(target: number, options: TcpProxyOptions = {}): Promise<TcpProxy> {
+    const server = await listen(0);
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('proxy did not get a port');
-    const proxy = new TcpProxy(server, address.port, target);
+    const proxy = new TcpProxy(server, address.port, target, options.protocol ?? 'websocket');
     server.on('connection', (client) => proxy.accept(client));
     return proxy;
   }
@@ -46,17 +66,18 @@ export class TcpProxy {
     return this.pipes.size;
   }
 
-  /** Stops forwarding in both directions on every open connection; they stay open. */
-  freeze(): void {
-    for (const pipe of this.pipes) {
-      pipe.frozen = true;
-      pipe.client.pause();
-      pipe.upstream.pause();
-    }
+  /**
+   * Stops forwarding in both directions; nothing is closed. `all` (default): the open
+   * connections and the ones yet to come, like a stopped process. `open`: only the open ones,
+   * like a link a NAT forgot; new connections pass.
+   */
+  freeze(scope: 'all' | 'open' = 'all'): void {
+    this.frozen = scope === 'all';
+    for (const pipe of this.pipes) this.setFrozen(pipe, true);
   }
 
-  /** Cuts every open connection at once, as a network that resets them; new ones are forwarded as usual. */
-  cut(): void {
+  /** Resets every open connection at once, as a network blip; new ones are forwarded as usual. */
+  reset(): void {
     for (const pipe of this.pipes) {
       pipe.client.destroy();
       pipe.upstream.destroy();
@@ -64,44 +85,91 @@ export class TcpProxy {
     this.pipes.clear();
   }
 
-  /** Forwards again on the frozen connections. */
+  /** Forwards again, on the frozen connections and on new ones. */
   thaw(): void {
-    for (const pipe of this.pipes) {
-      pipe.frozen = false;
-      pipe.client.resume();
-      pipe.upstream.resume();
-    }
+    this.frozen = false;
+    for (const pipe of this.pipes) this.setFrozen(pipe, false);
+  }
+
+  /** Drops every connection (both ends see it close) and refuses new ones until `restore()`. */
+  async cut(): Promise<void> {
+    this.destroyPipes();
+    if (this.server.listening) await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Accepts connections again on the same port after `cut()`. */
+  async restore(): Promise<void> {
+    if (this.server.listening) return;
+    this.server = await listen(this.port);
+    this.server.on('connection', (client) => this.accept(client));
   }
 
   async close(): Promise<void> {
+    await this.cut();
+  }
+
+  private destroyPipes(): void {
     for (const pipe of this.pipes) {
       pipe.client.destroy();
       pipe.upstream.destroy();
     }
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.pipes.clear();
+  }
+
+  private setFrozen(pipe: Pipe, frozen: boolean): void {
+    pipe.frozen = frozen;
+    if (frozen) {
+      pipe.client.pause();
+      pipe.upstream.pause();
+    } else {
+      for (const { to, chunk } of pipe.held.splice(0)) to.write(chunk);
+      pipe.client.resume();
+      pipe.upstream.resume();
+      if (pipe.endOnThaw) pipe.end();
+    }
   }
 
   private accept(client: Socket): void {
     const upstream = createConnection({ host: '127.0.0.1', port: this.target });
-    const pipe: Pipe = { client, upstream, frozen: false };
-    this.pipes.add(pipe);
     const end = () => {
       this.pipes.delete(pipe);
       client.destroy();
       upstream.destroy();
     };
+    const pipe: Pipe = { client, upstream, frozen: false, held: [], endOnThaw: false, end };
+    this.pipes.add(pipe);
+    if (this.frozen) this.setFrozen(pipe, true);
+    const upstreamEnded = () => {
+      if (pipe.frozen) pipe.endOnThaw = true;
+      else end();
+    };
     client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
+    upstream.on('error', upstreamEnded).on('close', upstreamEnded);
     client.on('data', (chunk) => {
-      if (!pipe.frozen) upstream.write(chunk);
+      if (pipe.frozen) pipe.held.push({ to: upstream, chunk });
+      else upstream.write(chunk);
     });
-    const toClient = new ServerFrameFilter((text) => this.dropServerFrames?.(text) ?? false);
+    const toClient =
+      this.protocol === 'tcp' ? undefined : new ServerFrameFilter((text) => this.dropServerFrames?.(text) ?? false);
     upstream.on('data', (chunk) => {
-      if (pipe.frozen) return;
-      const out = toClient.push(chunk);
-      if (out.length > 0) client.write(out);
+      const out = toClient ? toClient.push(chunk) : chunk;
+      if (out.length === 0) return;
+      if (pipe.frozen) pipe.held.push({ to: client, chunk: out });
+      else client.write(out);
     });
   }
+}
+
+async function listen(port: number): Promise<Server> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server;
 }
 
 /**
