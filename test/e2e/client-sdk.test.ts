@@ -464,7 +464,7 @@ describe('client SDK through a draining pod', () => {
       c.client.connect();
       await c.opened();
       // The client stops reading; the pod's send buffer grows until the slow-consumer policy acts.
-      proxy.freeze();
+      proxy.freeze('open');
       const blob = 'x'.repeat(60_000);
       let published = 0;
       for (let i = 0; i < 200 && (await metricValue(pod, 'herald_slow_consumer_total')) === 0; i++) {
@@ -606,7 +606,7 @@ describe('client SDK resumes (recovery, CONTRACT §6): every missed event once a
       await c.opened();
       const publisher = publishSeries(() => pod, id.userId);
       await waitUntil(() => series(c.events).length >= 10, 'the first events');
-      proxy.freeze();
+      proxy.freeze('open');
       expect(await c.state('reconnecting')).toMatchObject({ code: 4100 });
       await c.opened(2);
       const resumedAt = publisher.published;
