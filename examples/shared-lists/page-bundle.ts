@@ -32,7 +32,9 @@ const FILES: Record<string, { key: keyof PageFiles; type: string }> = {
 };
 
 export function servePage(page: PageFiles, request: Request): Response {
-  const file = FILES[new URL(request.url).pathname];
+  const { pathname } = new URL(request.url);
+  if (pathname === '/favicon.ico') return new Response(null, { status: 204 });
+  const file = FILES[pathname];
   if (!file || (request.method !== 'GET' && request.method !== 'HEAD')) {
     return Response.json({ error: 'not_found', message: 'no such page' }, { status: 404 });
   }

@@ -9,8 +9,9 @@ import type { Database, Queries, Row } from './database.js';
  */
 export function openSqlite(file: string): Database {
   const db = new Sqlite(file, { create: true, strict: true });
-  db.run('PRAGMA journal_mode = WAL');
+  // First: a second process opening the file at the same moment waits instead of failing.
   db.run('PRAGMA busy_timeout = 5000');
+  db.run('PRAGMA journal_mode = WAL');
   db.run('PRAGMA synchronous = NORMAL');
   db.run('PRAGMA foreign_keys = ON');
 

@@ -8,6 +8,7 @@ interface Pipe {
 
 /**
  * A loopback TCP proxy between a client and a pod, for the failures a real network has:
+ * HTTP requests pass through as they are, so a page and its API can sit behind it too.
  * `freeze()` stops forwarding on the open connections without closing them (a dead link that
  * neither side notices), `cut()` resets them, `dropServerFrames` loses chosen WebSocket frames on their way to the
  * client, and `target` can move to another pod, like a load balancer.
@@ -92,13 +93,19 @@ export class TcpProxy {
     };
     client.on('error', end).on('close', end);
     upstream.on('error', end).on('close', end);
+    // A WebSocket upgrade is read frame by frame (to drop some); plain HTTP (a page, an API call) passes as it is.
+    let toClient: ServerFrameFilter | undefined;
+    let first = true;
     client.on('data', (chunk) => {
+      if (first && /^upgrade:\s*websocket/im.test(chunk.toString('latin1'))) {
+        toClient = new ServerFrameFilter((text) => this.dropServerFrames?.(text) ?? false);
+      }
+      first = false;
       if (!pipe.frozen) upstream.write(chunk);
     });
-    const toClient = new ServerFrameFilter((text) => this.dropServerFrames?.(text) ?? false);
     upstream.on('data', (chunk) => {
       if (pipe.frozen) return;
-      const out = toClient.push(chunk);
+      const out = toClient ? toClient.push(chunk) : chunk;
       if (out.length > 0) client.write(out);
     });
   }
