@@ -43,7 +43,7 @@ const MAX_ITEM_TEXT = 500;
 export function createApi(deps: ApiDeps): (request: Request) => Promise<Response> {
   const { db, signer, herald, log } = deps;
   // Verifying against this when the name is unknown takes as long as a wrong password does.
-  const unknownUserHash = hashPassword(crypto.randomUUID());
+  let unknownUserHash: Promise<string> | undefined;
 
   async function notify<T extends keyof ListEvents>(actor: SessionRecord, type: T, content: ListEvents[T], targets: string[]) {
     if (targets.length === 0) return;
@@ -103,7 +103,7 @@ export function createApi(deps: ApiDeps): (request: Request) => Promise<Response
         const name = textField(body, 'name', 32);
         const password = passwordField(body, 'password', 1);
         const user = await store.userByName(db, name);
-        const valid = await Bun.password.verify(password, user?.passwordHash ?? (await unknownUserHash));
+        const valid = await Bun.password.verify(password, user?.passwordHash ?? (await (unknownUserHash ??= hashPassword(crypto.randomUUID()))));
         if (!user || !valid) throw new HttpError(401, 'bad_credentials', 'wrong name or password');
         const { cookie } = await startSession(db, user.id, secure(request));
         return Response.json({ user: { id: user.id, name: user.name } satisfies User }, { headers: { 'set-cookie': cookie } });

@@ -60,6 +60,10 @@ process.on('SIGINT', onSignal);
 
 const db: Database =
   settings.storage.kind === 'postgres' ? openPostgres(settings.storage.url, settings.storage.schema) : openSqlite(settings.storage.file);
+if (settings.storage.kind === 'postgres' && settings.storage.schema) {
+  // The name passed readSettings' check: lower-case letters, digits and "_".
+  await db.run(`CREATE SCHEMA IF NOT EXISTS ${settings.storage.schema}`);
+}
 const migrated = await migrate(db);
 const page = await buildPage(EXAMPLE_DIR);
 

@@ -15,7 +15,7 @@ export const SETTINGS_HELP = `shared-lists: environment
   DATA_DIR         the signing key and the SQLite file (default examples/shared-lists/.data)
   SQLITE_FILE      the SQLite database (default DATA_DIR/shared-lists.sqlite)
   DATABASE_URL     postgres://… : use PostgreSQL instead of SQLite
-  DATABASE_SCHEMA  the PostgreSQL schema to use (default: the server's search_path)
+  DATABASE_SCHEMA  the PostgreSQL schema to use, created if missing (default: the server's search_path)
   HERALD_*         the gateway's variables (HERALD_BUS, HERALD_NATS_URL, …); the app sets HERALD_JWT_PUBLIC_KEY`;
 
 export function readSettings(env: Record<string, string | undefined>, exampleDir: string): Settings {
