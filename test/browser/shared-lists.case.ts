@@ -44,7 +44,7 @@ const LIST = 'Groceries';
  * Each step saves a screenshot of the three screens side by side.
  */
 export function runSharedListsSuite(storage: Storage): void {
-  describe(`the shared-lists demo on ${storage === 'sqlite' ? 'SQLite' : 'PostgreSQL'}, two pods on NATS, in Chromium`, () => {
+  describe(`the shared-lists demo on ${storage === 'sqlite' ? 'SQLite' : 'PostgreSQL'}, two pods on NATS, in Chromium`, { timeout: 60_000 }, () => {
     // The SQLite run draws docs/demo/; the PostgreSQL run, the same steps, saves the CPU.
     const screenshots = storage === 'sqlite' ? join(ROOT, 'docs/demo') : undefined;
     const schema = `shared_lists_${process.pid}_${Date.now().toString(36)}`;
@@ -169,7 +169,7 @@ export function runSharedListsSuite(storage: Storage): void {
       listId = (await phone.page.locator('#lists a', { hasText: LIST }).getAttribute('data-list-id'))!;
       // The laptop learns of the new list from Herald (LIST_CREATED), without a reload.
       await openList(laptop);
-    }, 90_000);
+    }, 120_000);
 
     afterAll(async () => {
       await browser?.close();
