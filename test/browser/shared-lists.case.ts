@@ -19,6 +19,7 @@ import {
   type Device,
   type Storage,
 } from './harness/shared-lists.js';
+import { saveScreenshot } from './harness/png.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Debian's chromium; never a downloaded browser. */
@@ -70,8 +71,15 @@ export function runSharedListsSuite(storage: Storage): void {
 
     async function snapshot(file: string, title: string): Promise<void> {
       if (!screenshots || !composer) return;
-      const shots = await Promise.all([phone, laptop, bob].map((d) => d.page.screenshot()));
-      const img = (png: Buffer, width: number) => `<img src="data:image/png;base64,${png.toString('base64')}" width="${width}">`;
+      const shots = await Promise.all(
+        [phone, laptop, bob].map(async ({ page }) => {
+          // No focus ring or caret: they are drawn a little differently each time.
+          await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+          return page.screenshot({ animations: 'disabled', caret: 'hide' });
+        }),
+      );
+      // At their own size: a scaled image is not drawn the same way twice, and the file would change on every run.
+      const img = (png: Buffer) => `<img src="data:image/png;base64,${png.toString('base64')}">`;
       await composer.setContent(`<!doctype html><meta charset="utf-8">
         <style>
           body { margin: 0; padding: 16px; font: 14px system-ui, sans-serif; background: #dfe3ea; color: #1d2330; }
@@ -82,11 +90,11 @@ export function runSharedListsSuite(storage: Storage): void {
         </style>
         <h1>${title}</h1>
         <div class="row">
-          <figure><figcaption>alice — phone (${via.phone})</figcaption>${img(shots[0]!, 292)}</figure>
-          <figure><figcaption>alice — laptop (${via.laptop})</figcaption>${img(shots[1]!, 640)}</figure>
-          <figure><figcaption>bob (pod B)</figcaption>${img(shots[2]!, 640)}</figure>
+          <figure><figcaption>alice — phone (${via.phone})</figcaption>${img(shots[0]!)}</figure>
+          <figure><figcaption>alice — laptop (${via.laptop})</figcaption>${img(shots[1]!)}</figure>
+          <figure><figcaption>bob (pod B)</figcaption>${img(shots[2]!)}</figure>
         </div>`);
-      await composer.screenshot({ path: join(screenshots, file), fullPage: true });
+      saveScreenshot(join(screenshots, file), await composer.screenshot({ fullPage: true }));
     }
 
     async function signIn(device: Device, user: { name: string; password: string }, action: 'Sign in' | 'Create account'): Promise<void> {
@@ -147,12 +155,12 @@ export function runSharedListsSuite(storage: Storage): void {
       [phoneLb, laptopLb] = await Promise.all([TcpProxy.start(podA.port), TcpProxy.start(podB.port)]);
       browser = await launched;
       const [phoneContext, laptopContext, bobContext] = await Promise.all([
-        browser.newContext({ viewport: { width: 390, height: 760 }, isMobile: true, hasTouch: true }),
-        browser.newContext({ viewport: { width: 960, height: 620 } }),
-        browser.newContext({ viewport: { width: 960, height: 620 } }),
+        browser.newContext({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true }),
+        browser.newContext({ viewport: { width: 760, height: 600 } }),
+        browser.newContext({ viewport: { width: 760, height: 600 } }),
       ]);
       // Where the three screens are put side by side for each step's screenshot.
-      if (screenshots) composer = await (await browser.newContext({ viewport: { width: 1660, height: 700 } })).newPage();
+      if (screenshots) composer = await (await browser.newContext({ viewport: { width: 1960, height: 800 } })).newPage();
       [phone, laptop, bob] = await Promise.all([
         openDevice('phone', phoneContext!, `http://127.0.0.1:${phoneLb.port}/`),
         openDevice('laptop', laptopContext!, `http://127.0.0.1:${laptopLb.port}/`),
