@@ -8,17 +8,8 @@ import { refusedUpgrade } from '../e2e/harness/client.js';
 import { startNatsServer, stopAllNatsServers, type NatsServer } from '../e2e/harness/nats-server.js';
 import { killAllPods, metricValue, type Pod } from '../e2e/harness/pod.js';
 import { TcpProxy } from '../e2e/harness/tcp-proxy.js';
-import {
-  apiItems,
-  eventually,
-  openDevice,
-  runSql,
-  shownItems,
-  startDemoPod,
-  TEST_DATABASE_URL,
-  type Device,
-  type Storage,
-} from './harness/shared-lists.js';
+import { runSql, startDemoPod, TEST_DATABASE_URL, type Storage } from '../e2e/harness/shared-lists-pod.js';
+import { apiItems, eventually, openDevice, shownItems, type Device } from './harness/shared-lists.js';
 import { saveScreenshot } from './harness/png.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
