@@ -81,13 +81,11 @@ function show(id: string, visible: boolean): void {
   $(id).hidden = !visible;
 }
 
-let errorTimer: ReturnType<typeof setTimeout> | undefined;
+/** Shows what went wrong until the next action succeeds or the user clicks it away. */
 function showError(message: string): void {
   const box = $('error');
   box.textContent = message;
-  box.hidden = false;
-  clearTimeout(errorTimer);
-  errorTimer = setTimeout(() => (box.hidden = true), 8000);
+  box.hidden = message === '';
 }
 
 function clearError(): void {
@@ -506,6 +504,7 @@ function signedOut(notice: string, connection = 'signed out'): void {
 }
 
 function wire(): void {
+  $('error').onclick = clearError;
   const auth = $<HTMLFormElement>('auth-form');
   auth.onsubmit = (event) => {
     event.preventDefault();
