@@ -1,4 +1,4 @@
-export { Gateway, type GatewayOptions } from './gateway/gateway.js';
+export { Gateway, type GatewayOptions, type MountGatewayOptions } from './gateway/gateway.js';
 export { loadConfig, type Config } from './config.js';
 export { createBackend, createBus, createRevocationStore, type Backend } from './bus/create-backend.js';
 export type { Bus } from './bus/bus.js';
@@ -6,7 +6,7 @@ export { LocalBus, LocalChannel } from './bus/local.js';
 export type { RevocationStore } from './auth/revocation-store.js';
 export { Emitter, type EmitterOptions } from './emitter.js';
 export { createEngine } from './engine/create-engine.js';
-export type { Engine, Conn } from './engine/engine.js';
+export type { Engine, Conn, ServeHandlers } from './engine/engine.js';
 export { createLogger } from './log.js';
 export { createMetrics, type Metrics } from './metrics.js';
 export { CloseCode, Disconnect } from './protocol/close-codes.js';

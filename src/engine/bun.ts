@@ -1,8 +1,18 @@
-import type { Server, ServerWebSocket } from 'bun';
+import type { Server, ServerWebSocket, WebSocketHandler } from 'bun';
 import { IncompleteBodyError, PayloadTooLargeError } from '../errors.js';
 import type { HttpRequest } from '../http/http-types.js';
 import type { Disconnect } from '../protocol/close-codes.js';
-import type { Conn, Engine, EngineFrame, EngineHandler, EngineOptions, ListenOptions, SendResult } from './engine.js';
+import type {
+  Conn,
+  Engine,
+  EngineFrame,
+  EngineHandler,
+  EngineOptions,
+  ListenOptions,
+  MountOptions,
+  SendResult,
+  ServeHandlers,
+} from './engine.js';
 import { listenError } from './listen-failure.js';
 
 /** The Bun.serve engine: uWebSockets inside Bun. Translates only. */
@@ -48,78 +58,106 @@ class BunConn<Data> implements Conn<Data> {
 
 class BunEngine<Data> implements Engine<Data> {
   readonly name = 'bun';
+  /** The server sockets live on: Bun.serve's own, or the app's (seen on its first request) when mounted. */
   private server: Server<SocketData<Data>> | undefined;
+  /** Mounted only: the open sockets, which `stop` closes since it cannot stop the app's server. */
+  private mountedConns: Set<BunConn<Data>> | undefined;
   private readonly decoder = new TextDecoder();
 
   constructor(private readonly options: EngineOptions) {}
 
   async listen(options: ListenOptions, handler: EngineHandler<Data>): Promise<{ port: number }> {
     try {
-      this.server = this.serve(options, handler);
+      this.server = Bun.serve<SocketData<Data>>({
+        hostname: options.host,
+        port: options.port,
+        // The gateway reads bodies itself to answer 413 with a JSON body; Bun's own cut is a backstop.
+        maxRequestBodySize: options.maxBodyBytes * 4,
+        fetch: this.fetchHandler(options, handler),
+        // A handler that throws (a gateway bug): logged, and the client gets a JSON 500.
+        error: (error) => this.internalError(error),
+        websocket: this.websocketHandler(options, handler),
+      });
     } catch (error) {
       throw listenError(options.host, options.port, (error as NodeJS.ErrnoException).code, error);
     }
     return { port: this.server.port ?? options.port };
   }
 
-  private serve(options: ListenOptions, handler: EngineHandler<Data>): Server<SocketData<Data>> {
-    return Bun.serve<SocketData<Data>>({
-      hostname: options.host,
-      port: options.port,
-      // The gateway reads bodies itself to answer 413 with a JSON body; Bun's own cut is a backstop.
-      maxRequestBodySize: options.maxBodyBytes * 4,
+  mount(options: MountOptions, handler: EngineHandler<Data>): ServeHandlers {
+    const fetch = this.fetchHandler(options, handler);
+    this.mountedConns = new Set();
+    const handlers: ServeHandlers<SocketData<Data>> = {
       fetch: async (req, server) => {
-        const url = new URL(req.url);
-        if (url.pathname === options.socketPath && req.headers.get('upgrade')?.toLowerCase() === 'websocket') {
-          const decision = await handler.upgrade({
-            url: url.pathname + url.search,
-            header: (name) => req.headers.get(name) ?? undefined,
-            remoteAddress: server.requestIP(req)?.address ?? '',
-          });
-          if (!decision.accept) {
-            return new Response(decision.body, { status: decision.status, headers: { 'content-type': 'application/json' } });
-          }
-          if (server.upgrade(req, { data: { conn: new BunConn(decision.data) } })) return undefined;
-          return new Response('{"error":"upgrade_failed","message":"not a valid WebSocket upgrade"}', {
-            status: 400,
-            headers: { 'content-type': 'application/json' },
-          });
+        this.server ??= server;
+        try {
+          return await fetch(req, server);
+        } catch (error) {
+          return this.internalError(error);
         }
-        const response = await handler.http(toHttpRequest(req, url, options));
-        return new Response(response.body, { status: response.status, headers: response.headers });
       },
-      // A handler that throws (a gateway bug): logged, and the client gets a JSON 500.
-      error: (error) => {
-        this.options.log.error({ err: error }, 'request handler failed');
-        return new Response(INTERNAL_ERROR_BODY, { status: 500, headers: { 'content-type': 'application/json' } });
+      websocket: this.websocketHandler(options, handler),
+    };
+    return handlers as unknown as ServeHandlers;
+  }
+
+  private fetchHandler(options: MountOptions, handler: EngineHandler<Data>) {
+    return async (req: Request, server: Server<SocketData<Data>>): Promise<Response | undefined> => {
+      const url = new URL(req.url);
+      if (url.pathname === options.socketPath && req.headers.get('upgrade')?.toLowerCase() === 'websocket') {
+        const decision = await handler.upgrade({
+          url: url.pathname + url.search,
+          header: (name) => req.headers.get(name) ?? undefined,
+          remoteAddress: server.requestIP(req)?.address ?? '',
+        });
+        if (!decision.accept) {
+          return new Response(decision.body, { status: decision.status, headers: { 'content-type': 'application/json' } });
+        }
+        if (server.upgrade(req, { data: { conn: new BunConn(decision.data) } })) return undefined;
+        return new Response('{"error":"upgrade_failed","message":"not a valid WebSocket upgrade"}', {
+          status: 400,
+          headers: { 'content-type': 'application/json' },
+        });
+      }
+      const response = await handler.http(toHttpRequest(req, url, options));
+      return new Response(response.body, { status: response.status, headers: response.headers });
+    };
+  }
+
+  private websocketHandler(options: MountOptions, handler: EngineHandler<Data>): WebSocketHandler<SocketData<Data>> {
+    return {
+      maxPayloadLength: options.maxPayloadLength,
+      idleTimeout: options.idleTimeoutS,
+      sendPings: true,
+      backpressureLimit: options.backpressureLimit,
+      // Bun would close a slow consumer without a close frame (1006); the gateway closes it with 4008.
+      closeOnBackpressureLimit: false,
+      perMessageDeflate: false,
+      open: (ws) => {
+        const conn = ws.data.conn;
+        conn.ws = ws;
+        this.mountedConns?.add(conn);
+        handler.open(conn);
       },
-      websocket: {
-        maxPayloadLength: options.maxPayloadLength,
-        idleTimeout: options.idleTimeoutS,
-        sendPings: true,
-        backpressureLimit: options.backpressureLimit,
-        // Bun would close a slow consumer without a close frame (1006); the gateway closes it with 4008.
-        closeOnBackpressureLimit: false,
-        perMessageDeflate: false,
-        open: (ws) => {
-          const conn = ws.data.conn;
-          conn.ws = ws;
-          handler.open(conn);
-        },
-        message: (ws, message) => {
-          const conn = ws.data.conn;
-          if (conn.closed) return;
-          if (typeof message === 'string') handler.message(conn, message, false);
-          else handler.message(conn, message, true);
-        },
-        close: (ws, code, reason) => {
-          const conn = ws.data.conn;
-          conn.closed = true;
-          conn.ws = undefined;
-          handler.close(conn, code, reason);
-        },
+      message: (ws, message) => {
+        const conn = ws.data.conn;
+        if (conn.closed) return;
+        if (typeof message === 'string') handler.message(conn, message, false);
+        else handler.message(conn, message, true);
       },
-    });
+      close: (ws, code, reason) => {
+        const conn = ws.data.conn;
+        conn.closed = true;
+        conn.ws = undefined;
+        this.mountedConns?.delete(conn);
+        handler.close(conn, code, reason);
+      },
+    };
+  }
+
+  private internalError(error: unknown): Response {
+    this.options.log.error({ err: error }, 'request handler failed');
+    return new Response(INTERNAL_ERROR_BODY, { status: 500, headers: { 'content-type': 'application/json' } });
   }
 
   prepareFrame(frame: Uint8Array): EngineFrame {
@@ -129,11 +167,10 @@ class BunEngine<Data> implements Engine<Data> {
 
   publish(topic: string, frame: EngineFrame, from?: Conn<Data>): boolean {
     const origin = from as BunConn<Data> | undefined;
-    const status =
-      origin?.ws && !origin.closed
-        ? origin.ws.publishText(topic, frame as string)
-        : this.server!.publish(topic, frame as string);
-    return status > 0;
+    if (origin?.ws && !origin.closed) return origin.ws.publishText(topic, frame as string) > 0;
+    // Mounted and no request seen yet: no socket can be subscribed.
+    if (!this.server) return true;
+    return this.server.publish(topic, frame as string) > 0;
   }
 
   fanOut(work: () => void): void {
@@ -142,6 +179,12 @@ class BunEngine<Data> implements Engine<Data> {
   }
 
   async stop(): Promise<void> {
+    if (this.mountedConns) {
+      // The app's server is the app's to stop: close only the gateway's sockets.
+      for (const conn of [...this.mountedConns]) conn.ws?.terminate();
+      this.mountedConns.clear();
+      return;
+    }
     await this.server?.stop(true);
     this.server = undefined;
   }
@@ -149,7 +192,7 @@ class BunEngine<Data> implements Engine<Data> {
 
 const INTERNAL_ERROR_BODY = '{"error":"internal_error","message":"the request failed; see the gateway log"}';
 
-function toHttpRequest(req: Request, url: URL, options: ListenOptions): HttpRequest {
+function toHttpRequest(req: Request, url: URL, options: MountOptions): HttpRequest {
   return {
     method: req.method,
     path: url.pathname,

@@ -4,6 +4,7 @@
  * One module per engine: bun.ts (Bun.serve) and uws.ts (uWebSockets.js on Node).
  */
 
+import type { Server, WebSocketHandler } from 'bun';
 import type { HttpRequest, HttpResponse } from '../http/http-types.js';
 import type { Logger } from '../log.js';
 import type { Disconnect } from '../protocol/close-codes.js';
@@ -71,12 +72,30 @@ export interface ListenOptions {
   bodyTimeoutMs: number;
 }
 
+/** What `mount` needs: the listen options without an address, since the app's server has one. */
+export type MountOptions = Omit<ListenOptions, 'host' | 'port'>;
+
+/**
+ * The pair an app puts into its own `Bun.serve`: `fetch` answers the requests handed to it (the
+ * socket path upgrades, the rest is the gateway's HTTP API) and `websocket` runs the sockets.
+ * `fetch` resolves to undefined once it has upgraded the request, as Bun expects.
+ */
+export interface ServeHandlers<WebSocketData = unknown> {
+  fetch(request: Request, server: Server<WebSocketData>): Promise<Response | undefined>;
+  websocket: WebSocketHandler<WebSocketData>;
+}
+
 /** The native frame handle an engine publishes: made once per event, whatever the recipients. */
 export type EngineFrame = unknown;
 
 export interface Engine<Data = unknown> {
   readonly name: string;
   listen(options: ListenOptions, handler: EngineHandler<Data>): Promise<{ port: number }>;
+  /**
+   * Instead of `listen`: the same request and socket handling for a server the app owns. Only an
+   * engine whose runtime lets two parties share one server has it (Bun.serve).
+   */
+  mount?(options: MountOptions, handler: EngineHandler<Data>): ServeHandlers;
   /** Converts an event's UTF-8 frame bytes into what `publish` sends as a text frame, once per event. */
   prepareFrame(frame: Uint8Array): EngineFrame;
   /**

@@ -1,3 +1,4 @@
+import type { Server } from 'bun';
 import type { RevocationStore } from '../auth/revocation-store.js';
 import { Revocations } from '../auth/revocations.js';
 import { TokenVerifier } from '../auth/token-verifier.js';
@@ -5,8 +6,8 @@ import { createVerificationKey, type VerificationKey } from '../auth/verificatio
 import type { Bus, BusMessageHandler } from '../bus/bus.js';
 import type { Config } from '../config.js';
 import { Emitter } from '../emitter.js';
-import type { Engine, EngineFrame, EngineHandler } from '../engine/engine.js';
-import { createHttpApi } from '../http/api.js';
+import type { Engine, EngineFrame, EngineHandler, MountOptions, ServeHandlers } from '../engine/engine.js';
+import { createHttpApi, isApiPath } from '../http/api.js';
 import type { Logger } from '../log.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import { Recovery } from '../recovery/recovery.js';
@@ -49,9 +50,14 @@ export interface GatewayOptions {
   revocationStore?: RevocationStore;
 }
 
+export interface MountGatewayOptions {
+  /** The app's handler for every request that is not the gateway's (its pages, its API). */
+  fallback?: (request: Request, server: Server<unknown>) => Response | Promise<Response>;
+}
+
 /**
  * One gateway pod: the wiring of its parts, and its start and stop. Embeddable: `start()`
- * listens, `emit()` publishes from the same process, `drain()` is what SIGTERM does.
+ * listens (or `mount()` hands the app's Bun.serve a `fetch` and a `websocket`), `emit()` publishes from the same process, `drain()` is what SIGTERM does.
  */
 export class Gateway {
   readonly hub = new Hub();
@@ -138,6 +144,45 @@ export class Gateway {
   }
 
   async start(): Promise<{ port: number }> {
+    await this.prepare();
+    const { port } = await this.engine.listen(
+      { host: this.config.host, port: this.config.port, ...this.socketOptions() },
+      this.engineHandler(),
+    );
+    this.log.info(
+      { port, host: this.config.host, engine: this.engine.name, bus: this.bus.name, podId: this.podId },
+      'listening',
+    );
+    return { port };
+  }
+
+  /**
+   * Starts the gateway inside the app's own server instead of listening: returns the `fetch` and
+   * `websocket` to pass to `Bun.serve`. `fetch` answers the gateway's paths (the socket path,
+   * `/v1/*`, `/healthz`, `/readyz`, `/metrics`) and hands every other request to `fallback`
+   * (404 without one). Bun only (docs/embedding.md); `drain()` and `stop()` work as after `start()`
+   * but leave the app's server to the app.
+   */
+  async mount(options: MountGatewayOptions = {}): Promise<ServeHandlers> {
+    const mount = this.engine.mount?.bind(this.engine);
+    if (!mount) throw new Error(`the ${this.engine.name} engine cannot share the app's server: use start(), which listens`);
+    await this.prepare();
+    const herald = mount(this.socketOptions(), this.engineHandler());
+    const { fallback } = options;
+    this.log.info({ engine: this.engine.name, bus: this.bus.name, podId: this.podId }, 'mounted');
+    if (!fallback) return herald;
+    return {
+      websocket: herald.websocket,
+      fetch: async (request, server) => {
+        const { pathname } = new URL(request.url);
+        if (pathname === SOCKET_PATH || isApiPath(pathname)) return herald.fetch(request, server);
+        return fallback(request, server);
+      },
+    };
+  }
+
+  /** Everything before the first socket: the bus (warm with its log), revocations, the tick. */
+  private async prepare(): Promise<void> {
     this.bus.onStatus((up) => this.log.info({ bus: this.bus.name, up }, up ? 'bus up' : 'bus down'));
     const route = createRouter({
       engine: this.engine,
@@ -151,25 +196,19 @@ export class Gateway {
     await this.connectBackend(route);
     this.ticker = setInterval(() => this.tick(), 1000);
     this.ticker.unref?.();
-    const { port } = await this.engine.listen(
-      {
-        host: this.config.host,
-        port: this.config.port,
-        socketPath: SOCKET_PATH,
-        maxPayloadLength: ENGINE_MAX_PAYLOAD,
-        idleTimeoutS: this.config.idleTimeoutS,
-        // Headroom above the gateway's limit, so the 4008 close frame still fits in the buffer.
-        backpressureLimit: this.config.maxBackpressure * 2,
-        maxBodyBytes: MAX_PUBLISH_BODY_BYTES,
-        bodyTimeoutMs: BODY_TIMEOUT_MS,
-      },
-      this.engineHandler(),
-    );
-    this.log.info(
-      { port, host: this.config.host, engine: this.engine.name, bus: this.bus.name, podId: this.podId },
-      'listening',
-    );
-    return { port };
+  }
+
+  /** The engine options that do not depend on where it listens. */
+  private socketOptions(): MountOptions {
+    return {
+      socketPath: SOCKET_PATH,
+      maxPayloadLength: ENGINE_MAX_PAYLOAD,
+      idleTimeoutS: this.config.idleTimeoutS,
+      // Headroom above the gateway's limit, so the 4008 close frame still fits in the buffer.
+      backpressureLimit: this.config.maxBackpressure * 2,
+      maxBodyBytes: MAX_PUBLISH_BODY_BYTES,
+      bodyTimeoutMs: BODY_TIMEOUT_MS,
+    };
   }
 
   /** Validates, encodes once and publishes events (one or a batch, all or nothing). Returns their ids. */

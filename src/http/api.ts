@@ -25,6 +25,11 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 const USER_DISCONNECT = /^\/v1\/users\/([^/]+)\/disconnect$/;
 const SESSION_DISCONNECT = /^\/v1\/sessions\/([^/]+)\/disconnect$/;
 
+/** The paths the HTTP API answers (besides the socket path): what a gateway mounted in an app keeps for itself. */
+export function isApiPath(path: string): boolean {
+  return path === '/healthz' || path === '/readyz' || path === '/metrics' || path.startsWith('/v1/');
+}
+
 /** The publisher API (§2) and the probes (§5). Errors become statuses here and only here. */
 export function createHttpApi(deps: HttpApiDeps): (request: HttpRequest) => Promise<HttpResponse> {
   const { emitter, log } = deps;

@@ -52,6 +52,8 @@ export interface StartPodOptions {
   timeoutMs?: number;
   /** Starts the pod under `ulimit -n` of this many open files. */
   openFileLimit?: number;
+  /** Runs this file with Bun instead of the gateway's entry (an app that embeds the gateway). */
+  script?: string;
 }
 
 const running = new Set<Pod>();
@@ -59,7 +61,9 @@ const running = new Set<Pod>();
 /** Starts a gateway process on a free port with the test secrets; resolves once it listens. */
 export async function startPod(options: StartPodOptions = {}): Promise<Pod> {
   const engine = options.engine ?? 'bun';
-  const { command, args } = podCommand(engine);
+  const { command, args } = options.script
+    ? { command: `${ROOT}node_modules/.bin/bun`, args: [options.script] }
+    : podCommand(engine);
   const [file, argv] = options.openFileLimit
     ? ['sh', ['-c', `ulimit -n ${options.openFileLimit} && exec "$0" "$@"`, command, ...args]]
     : [command, args];

@@ -20,7 +20,9 @@ export interface TcpProxyOptions {
 }
 
 /**
- * A loopback TCP relay between a client and a server, for the failures a real network has:
+ * A loopback TCP relay between a client and a server, for the failures a real network has
+ * (in `websocket` mode plain HTTP requests pass through as they are, so a page and its API can
+ * sit behind it too):
  * `freeze()` stops forwarding without closing anything — on the open connections and on the
  * ones accepted while frozen, like a process that stopped (SIGSTOP) whose kernel still
  * accepts, or only on the open ones, like a dead link; a close from the server side reaches
@@ -145,12 +147,17 @@ export class TcpProxy {
     };
     client.on('error', end).on('close', end);
     upstream.on('error', upstreamEnded).on('close', upstreamEnded);
+    // A WebSocket upgrade is read frame by frame (to drop some); plain HTTP (a page, an API call) passes as it is.
+    let toClient: ServerFrameFilter | undefined;
+    let first = true;
     client.on('data', (chunk) => {
+      if (first && this.protocol === 'websocket' && /^upgrade:\s*websocket/im.test(chunk.toString('latin1'))) {
+        toClient = new ServerFrameFilter((text) => this.dropServerFrames?.(text) ?? false);
+      }
+      first = false;
       if (pipe.frozen) pipe.held.push({ to: upstream, chunk });
       else upstream.write(chunk);
     });
-    const toClient =
-      this.protocol === 'tcp' ? undefined : new ServerFrameFilter((text) => this.dropServerFrames?.(text) ?? false);
     upstream.on('data', (chunk) => {
       const out = toClient ? toClient.push(chunk) : chunk;
       if (out.length === 0) return;

@@ -1,0 +1,3 @@
+import { runSharedListsSuite } from './shared-lists.case.js';
+
+runSharedListsSuite('postgres');
