@@ -346,11 +346,11 @@ export function runSharedListsSuite(storage: Storage): void {
     it('7. when the events it missed cannot be had (another event log: a new NATS stream), the laptop is told of the gap and reloads the list from the API', async () => {
       const reloadsBefore = laptop.reloads;
       const newLog = await podE;
-      laptopLb.freeze();
+      laptopLb.freeze('open');
       await addItem(bob, 'Apples');
       laptopLb.target = newLog.port;
       via.laptop = 'pod E, on the new log';
-      laptopLb.cut();
+      laptopLb.reset();
       await eventually('the gap', async () => laptop.gaps.length, (n) => n > 0, 15_000);
       expect(laptop.gaps.at(-1)).toMatchObject({ reason: 'new_epoch' });
       const expected = await apiItems(bob.page, listId);
