@@ -7,10 +7,12 @@ interface Pipe {
 }
 
 /**
- * A loopback TCP proxy between a client and a pod, for the failures a real network has:
- * `freeze()` stops forwarding on the open connections without closing them (a dead link that
- * neither side notices), `dropServerFrames` loses chosen WebSocket frames on their way to the
- * client, and `target` can move to another pod, like a load balancer.
+ * A loopback TCP proxy between a client and a pod (or between a pod and its broker), for the
+ * failures a real network has: `freeze()` stops forwarding on the open connections without
+ * closing them (a dead link that neither side notices), `cut()` breaks every connection and
+ * refuses new ones until `heal()` (a partition both sides notice), `dropServerFrames` loses
+ * chosen WebSocket frames on their way to the client, and `target` can move to another pod,
+ * like a load balancer. With `raw: true` it forwards bytes without reading them (any protocol).
  */
 export class TcpProxy {
   /** The pod port new connections go to. */
@@ -18,21 +20,23 @@ export class TcpProxy {
   /** Server → client text frames for which this returns true are not forwarded. */
   dropServerFrames: ((text: string) => boolean) | undefined;
   private readonly pipes = new Set<Pipe>();
+  private refusing = false;
 
   private constructor(
     private readonly server: Server,
     readonly port: number,
     target: number,
+    private readonly raw: boolean,
   ) {
     this.target = target;
   }
 
-  static async start(target: number): Promise<TcpProxy> {
+  static async start(target: number, options: { raw?: boolean } = {}): Promise<TcpProxy> {
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('proxy did not get a port');
-    const proxy = new TcpProxy(server, address.port, target);
+    const proxy = new TcpProxy(server, address.port, target, options.raw ?? false);
     server.on('connection', (client) => proxy.accept(client));
     return proxy;
   }
@@ -64,6 +68,21 @@ export class TcpProxy {
     }
   }
 
+  /** A partition: every open connection breaks, and new ones are refused until `heal()`. */
+  cut(): void {
+    this.refusing = true;
+    for (const pipe of this.pipes) {
+      pipe.client.destroy();
+      pipe.upstream.destroy();
+    }
+    this.pipes.clear();
+  }
+
+  /** Connections are accepted again after `cut()`. */
+  heal(): void {
+    this.refusing = false;
+  }
+
   async close(): Promise<void> {
     for (const pipe of this.pipes) {
       pipe.client.destroy();
@@ -73,6 +92,10 @@ export class TcpProxy {
   }
 
   private accept(client: Socket): void {
+    if (this.refusing) {
+      client.destroy();
+      return;
+    }
     const upstream = createConnection({ host: '127.0.0.1', port: this.target });
     const pipe: Pipe = { client, upstream, frozen: false };
     this.pipes.add(pipe);
@@ -86,10 +109,10 @@ export class TcpProxy {
     client.on('data', (chunk) => {
       if (!pipe.frozen) upstream.write(chunk);
     });
-    const toClient = new ServerFrameFilter((text) => this.dropServerFrames?.(text) ?? false);
+    const toClient = this.raw ? undefined : new ServerFrameFilter((text) => this.dropServerFrames?.(text) ?? false);
     upstream.on('data', (chunk) => {
       if (pipe.frozen) return;
-      const out = toClient.push(chunk);
+      const out = toClient ? toClient.push(chunk) : chunk;
       if (out.length > 0) client.write(out);
     });
   }
