@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { IdString, MAX_TARGET_USERS } from './event.js';
+import { IdString, MAX_ID_LENGTH, MAX_TARGET_USERS } from './event.js';
 
 /**
  * Herald bus format, version 1 (docs/bus-format.md is the reference for other languages).
@@ -28,9 +28,17 @@ export const MessageKind = {
 } as const;
 export type MessageKind = (typeof MessageKind)[keyof typeof MessageKind];
 
+/**
+ * Ids in event headers are checked for length only: the full id rule (IdString) applies where
+ * ids come in (publish, token claims, paths), and the router publishes only to users that hold
+ * a socket here, whose ids passed it. Checking every target again on every pod would cost the
+ * hot path; control messages are rare and are checked in full.
+ */
+const TargetId = Type.String({ minLength: 1, maxLength: MAX_ID_LENGTH });
+
 export const EventHeader = Type.Object({
-  targetUsers: Type.Array(IdString, { minItems: 1, maxItems: MAX_TARGET_USERS }),
-  fromSessionId: Type.Union([IdString, Type.Null()]),
+  targetUsers: Type.Array(TargetId, { minItems: 1, maxItems: MAX_TARGET_USERS }),
+  fromSessionId: Type.Union([TargetId, Type.Null()]),
   inclusive: Type.Boolean(),
   /** Emit time, ms since the epoch: drives herald_delivery_seconds. */
   emittedAt: Type.Number(),
