@@ -6,8 +6,8 @@ import type { Socket } from './socket-state.js';
 
 export interface ClientFrameDeps {
   verifier: TokenVerifier;
-  /** Moves the socket on the expiry wheel after a successful `herald.auth`. */
-  refreshExpiry(socket: Socket, exp: number): void;
+  /** After a successful `herald.auth`: the socket holds the new token (revocation checks, the expiry wheel). */
+  refreshToken(socket: Socket, token: { iat: number; exp: number; seenAt: number }): void;
 }
 
 /** Handles what a client sends: `herald.ping`, `herald.auth`; anything else closes the socket. */
@@ -29,7 +29,7 @@ export function createClientFrameHandler(deps: ClientFrameDeps) {
       socket.end(Disconnect.RefreshForOtherIdentity);
       return;
     }
-    deps.refreshExpiry(socket, identity.exp);
+    deps.refreshToken(socket, identity);
   }
 
   return function onClientFrame(socket: Socket, message: string | Uint8Array, isBinary: boolean): void {

@@ -49,14 +49,28 @@ export const DisconnectUserHeader = Type.Object({
   userId: IdString,
   /** Tokens of this user with an `iat` earlier than this instant (ms) are revoked. */
   revokedAt: Type.Number(),
+  /** When the call was made (ms, the emitting pod's clock): a token a pod saw by then is revoked whatever its `iat`. Default `revokedAt`. */
+  calledAt: Type.Optional(Type.Number()),
 });
 export type DisconnectUserHeader = Static<typeof DisconnectUserHeader>;
 
-export const DisconnectSessionHeader = Type.Object({ sessionId: IdString });
+export const DisconnectSessionHeader = Type.Object({
+  sessionId: IdString,
+  /** Whose session; absent: that session id of every user (and every message written before userId existed). */
+  userId: Type.Optional(IdString),
+  /** Tokens of the session with an `iat` earlier than this instant (ms) are revoked; absent: none by `iat`. */
+  revokedAt: Type.Optional(Type.Number()),
+  /** When the call was made (ms): a token of the session a pod saw by then is revoked. Default: when the message is read. */
+  calledAt: Type.Optional(Type.Number()),
+  /** Part of a user disconnect (a token ahead of the clock that a pod had seen): sockets close with 4003, not 1000. */
+  user: Type.Optional(Type.Boolean()),
+});
 export type DisconnectSessionHeader = Static<typeof DisconnectSessionHeader>;
 
 export const SessionOpenedHeader = Type.Object({
   sessionId: IdString,
+  /** Whose session; absent in messages written before sessions were keyed by user: the session id alone. */
+  userId: Type.Optional(IdString),
   /** Identifies the socket across pods; with openedAt it orders two sockets of one session. */
   socketKey: Type.String({ minLength: 1, maxLength: 256 }),
   openedAt: Type.Number(),

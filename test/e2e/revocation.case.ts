@@ -167,41 +167,75 @@ export function runRevocationCases(options: RevocationSuiteOptions): void {
     }
 
     if (runs('load')) {
-      it('a pod is neither ready nor accepts an upgrade before it has loaded 100 000 revocations; readiness says it is loading', async () => {
-        const broker = await fresh();
-        const publisher = later(await broker.publisher());
-        const n = 100_000;
-        const users = Array.from({ length: n }, (_, i) => `bulk-${process.pid}-${i}`);
+      /** Disconnects `n` users through a publisher (store first, then the bus), as a backend would; returns their ids. */
+      const revokeMany = async (broker: RevocationBroker, n: number, prefix: string): Promise<string[]> => {
+        const publisher = await broker.publisher();
+        const users = Array.from({ length: n }, (_, i) => `${prefix}-${process.pid}-${i}`);
         const started = Date.now();
         for (let i = 0; i < n; i += 5_000) await Promise.all(users.slice(i, i + 5_000).map((u) => publisher.disconnectUser(u)));
         console.log(`${bus}: ${n} revocations written in ${Date.now() - started} ms`);
-        const sample = [users[0]!, users[n - 1]!, ...Array.from({ length: 18 }, () => users[Math.floor(Math.random() * n)]!)];
-        const tokens = await Promise.all(sample.map((u) => mintToken({ sub: u, sid: `${u}-s`, iat: nowS() - 60 })));
-        const fine = ids('fine');
+        await publisher.close();
+        return users;
+      };
 
-        const pod = await startOn(broker.env);
+      /**
+       * Polls readiness and tries an upgrade with a revoked token until the pod says it is ready:
+       * nothing may get in before, and once ready the table holds at least `n` entries.
+       */
+      const hammerUntilReady = async (pod: Pod, revokedToken: string, n: number) => {
         const states: { status: number; body: Record<string, unknown> }[] = [];
         let accepted = 0;
-        // Hammer the pod from the moment it listens: nothing may get in before the table is whole.
         let tableAtReady = 0;
         for (;;) {
           const state = await readyz(pod);
           states.push(state);
           // Once ready, the table holds every revocation (it only grows): read it at once.
           if (state.status === 200) tableAtReady = await metricValue(pod, 'herald_revocations');
-          const refused = await refusedUpgrade(pod.ws, tokens[1]!).catch(() => (accepted++, undefined));
+          const refused = await refusedUpgrade(pod.ws, revokedToken).catch(() => (accepted++, undefined));
           if (state.status === 200) break;
           if (refused) expect(refused.status === 503 || refused.body.error === 'token_revoked').toBe(true);
           await new Promise((resolve) => setTimeout(resolve, 20));
         }
         expect(accepted).toBe(0);
         expect(tableAtReady).toBeGreaterThanOrEqual(n);
-        for (const state of states.filter((s) => s.status === 503)) expect(state.body).toMatchObject({ status: 'not_ready', revocations: 'loading' });
-        const loadedIn = pod.logs.find((l) => l.msg === 'revocations loaded');
-        console.log(`${bus}: pod ready after loading ${JSON.stringify(loadedIn)}; not-ready answers seen: ${states.length - 1}`);
+        return states.filter((s) => s.status === 503);
+      };
+
+      it('a pod is neither ready nor accepts an upgrade before it has loaded 100 000 revocations', async () => {
+        const broker = await fresh();
+        const n = 100_000;
+        const users = await revokeMany(broker, n, 'bulk');
+        const sample = [users[0]!, users[n - 1]!, ...Array.from({ length: 18 }, () => users[Math.floor(Math.random() * n)]!)];
+        const tokens = await Promise.all(sample.map((u) => mintToken({ sub: u, sid: `${u}-s`, iat: nowS() - 60 })));
+
+        const pod = await startOn(broker.env);
+        const notReady = await hammerUntilReady(pod, tokens[1]!, n);
+        for (const state of notReady) expect(state.body).toMatchObject({ status: 'not_ready', revocations: 'loading' });
+        const loaded = pod.logs.find((l) => l.msg === 'revocations loaded');
+        console.log(`${bus}: start: ${JSON.stringify(loaded)}; not-ready answers seen: ${notReady.length}`);
         for (const token of tokens) await expectRevoked(pod, token);
-        const c = await connect(pod, fine);
+        const c = await connect(pod, ids('fine'));
         await expectStillReceives(pod, c);
+      }, 300_000);
+
+      it('a pod back from a partition is not ready, and says it is loading, until it has read the 100 000 revocations made meanwhile', async () => {
+        const broker = await fresh();
+        const relay = later(await TcpProxy.start(broker.port, { raw: true }));
+        const pod = await startOn(broker.envVia(relay.port));
+        await waitReady(pod);
+        const bystander = await connect(pod);
+        relay.cut();
+        await waitFor('the pod to notice the partition', async () => (await readyz(pod)).status === 503);
+        const n = 100_000;
+        const users = await revokeMany(broker, n, 'cut-bulk');
+        const last = await mintToken({ sub: users[n - 1]!, sid: 's', iat: nowS() - 60 });
+        relay.heal();
+        const notReady = await hammerUntilReady(pod, last, n);
+        const loading = notReady.filter((s) => s.body.bus === 'up');
+        console.log(`${bus}: back from the partition: ${notReady.length} not-ready answers, ${loading.length} with the bus up and revocations loading`);
+        for (const state of loading) expect(state.body).toMatchObject({ status: 'not_ready', revocations: 'loading' });
+        await expectRevoked(pod, last);
+        await expectStillReceives(pod, bystander);
       }, 300_000);
     }
 

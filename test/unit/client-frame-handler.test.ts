@@ -31,7 +31,7 @@ type RecordingSocket = Socket & {
 
 function recordingSocket(userId = 'u1', sessionId = 's1'): RecordingSocket {
   const socket: RecordingSocket = {
-    data: { userId, sessionId, iat: 0, exp: 0, expiryBucket: 0, socketKey: `${sessionId}-k`, openedAt: 0, announced: false, since: undefined },
+    data: { userId, sessionId, iat: 0, seenAt: 0, exp: 0, expiryBucket: 0, socketKey: `${sessionId}-k`, openedAt: 0, announced: false, since: undefined },
     closed: false,
     sent: [],
     ends: [],
@@ -77,7 +77,7 @@ function setup(key: VerificationKey = createVerificationKey({ kind: 'secret', se
     return result;
   };
   const refreshed: { socket: Socket; exp: number }[] = [];
-  const onFrame = createClientFrameHandler({ verifier, refreshExpiry: (socket, exp) => refreshed.push({ socket, exp }) });
+  const onFrame = createClientFrameHandler({ verifier, refreshToken: (socket, { exp }) => refreshed.push({ socket, exp }) });
   const settled = async () => {
     await Promise.all(verifications);
     await new Promise((resolve) => setImmediate(resolve));

@@ -56,4 +56,18 @@ describe('ids', () => {
       { numRuns: 5_000 },
     );
   });
+
+  it('a session belongs to its user: two different valid (user, session) pairs never share a hub entry', () => {
+    fc.assert(
+      fc.property(anyId, anyId, anyId, (a, b, session) => {
+        fc.pre(a !== b && isValidId(a) && isValidId(b) && isValidId(session));
+        const hub = new Hub();
+        const sockets = [fakeSocket(a, session), fakeSocket(b, session), fakeSocket(a, `${session}2`)];
+        for (const socket of sockets) expect(hub.add(socket)).toBeUndefined();
+        expect(hub.size).toBe(3);
+        expect([hub.session(a, session), hub.session(b, session), hub.session(a, `${session}2`)]).toEqual(sockets);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
 });

@@ -3,6 +3,7 @@ import { Revocations } from '../../src/auth/revocations.js';
 import type { Engine, EngineFrame } from '../../src/engine/engine.js';
 import { Hub } from '../../src/gateway/hub.js';
 import { createRouter } from '../../src/gateway/router.js';
+import { SessionOwnership } from '../../src/gateway/session-ownership.js';
 import type { Socket, SocketState } from '../../src/gateway/socket-state.js';
 import { fakeSocket } from './fake-socket.js';
 import { createLogger } from '../../src/log.js';
@@ -37,7 +38,7 @@ describe('router', () => {
     const hub = new Hub();
     for (let i = 0; i < 100; i += 2) hub.add(fakeSocket(`u${i}`, `s${i}`));
     const metrics = createMetrics();
-    const route = createRouter({ engine, hub, revocations: new Revocations(), metrics, log: createLogger('silent'), maxBackpressure: 1024 });
+    const route = createRouter({ engine, hub, revocations: new Revocations(), sessions: new SessionOwnership(hub), metrics, log: createLogger('silent'), maxBackpressure: 1024 });
     const targets = Array.from({ length: 100 }, (_, i) => `u${i}`);
     const { messages } = encodeEvents({ type: 'A', content: { big: 'x'.repeat(1000) }, targetUsers: targets });
 
@@ -55,6 +56,7 @@ describe('router', () => {
       engine,
       hub: new Hub(),
       revocations: new Revocations(),
+      sessions: new SessionOwnership(new Hub()),
       metrics: createMetrics(),
       log: createLogger('silent'),
       maxBackpressure: 1024,
@@ -69,7 +71,7 @@ describe('router', () => {
     const hub = new Hub();
     const origin = fakeSocket('u1', 's1');
     hub.add(origin);
-    const route = createRouter({ engine, hub, revocations: new Revocations(), metrics: createMetrics(), log: createLogger('silent'), maxBackpressure: 1024 });
+    const route = createRouter({ engine, hub, revocations: new Revocations(), sessions: new SessionOwnership(hub), metrics: createMetrics(), log: createLogger('silent'), maxBackpressure: 1024 });
     // The origin is the user's only socket here: nothing to send at all.
     route(encodeEvents({ type: 'A', content: 1, targetUsers: ['u1'], fromSessionId: 's1' }).messages[0]!);
     expect(published).toEqual([]);
@@ -84,7 +86,7 @@ describe('router', () => {
     const hub = new Hub();
     hub.add(fakeSocket('u1', 's1'));
     const metrics = createMetrics();
-    const route = createRouter({ engine, hub, revocations: new Revocations(), metrics, log: createLogger('silent'), maxBackpressure: 1024 });
+    const route = createRouter({ engine, hub, revocations: new Revocations(), sessions: new SessionOwnership(hub), metrics, log: createLogger('silent'), maxBackpressure: 1024 });
     route(Uint8Array.from([1, 2, 3]));
     route(encodeEvents({ type: 'A', content: 1, targetUsers: ['u1'] }).messages[0]!);
     expect(published).toHaveLength(1);
@@ -97,25 +99,65 @@ describe('router', () => {
       const hub = new Hub();
       const local = fakeSocket('u1', 's1');
       hub.add(local);
-      const route = createRouter({ engine, hub, revocations: new Revocations(), metrics: createMetrics(), log: createLogger('silent'), maxBackpressure: 1024 });
-      const announce = (socketKey: string, openedAt: number) =>
-        route(encodeBusMessage(MessageKind.SessionOpened, { sessionId: 's1', socketKey, openedAt }));
-      return { local, announce };
+      const sessions = new SessionOwnership(hub);
+      const route = createRouter({ engine, hub, revocations: new Revocations(), sessions, metrics: createMetrics(), log: createLogger('silent'), maxBackpressure: 1024 });
+      let position = 0;
+      /** With `logged`, each announcement takes the next log position; without, position 0 (no log). */
+      const announce = (socketKey: string, openedAt: number, logged = true, userId: string | undefined = 'u1') =>
+        route(encodeBusMessage(MessageKind.SessionOpened, { sessionId: 's1', userId, socketKey, openedAt }), logged ? ++position : 0);
+      return { local, announce, hub, sessions };
     };
 
-    it('closes the local socket with 4009 when another socket of its session is announced after its own', () => {
+    it('with a log: closes the local socket with 4009 when another socket of its session is announced after its own', () => {
       const { local, announce } = setup();
       announce(local.data.socketKey, 2_000);
-      // Another pod's clock is behind: its socket is still the newer one by bus order.
+      // Another pod's clock is behind: its socket is still the newer one by log order.
       announce('other-pod:1', 1_000);
       expect(local.endedWith).toBe(4009);
     });
 
-    it('keeps the local socket when the other announcement came before its own: the other pod yields', () => {
+    it('with a log: keeps the local socket when the other announcement came before its own: the other pod yields', () => {
       const { local, announce } = setup();
       announce('other-pod:1', 5_000);
       announce(local.data.socketKey, 1_000);
       expect(local.endedWith).toBeUndefined();
+    });
+
+    it('never touches another user socket of the same session id', () => {
+      const { local, announce } = setup();
+      announce(local.data.socketKey, 1_000);
+      announce('other-pod:1', 2_000, true, 'u2');
+      expect(local.endedWith).toBeUndefined();
+    });
+
+    it('without a log: every pod orders two claims alike, by openedAt then socket key, whatever the arrival order', () => {
+      const first = setup();
+      first.local.data.openedAt = 1_000;
+      first.announce('other-pod:1', 2_000, false);
+      expect(first.local.endedWith).toBe(4009);
+      const second = setup();
+      second.local.data.openedAt = 3_000;
+      second.announce('other-pod:1', 2_000, false);
+      expect(second.local.endedWith).toBeUndefined();
+      // A tie: the larger socket key wins, on both pods.
+      const tie = setup();
+      tie.local.data.openedAt = 2_000;
+      tie.announce('zzz:1', 2_000, false);
+      expect(tie.local.endedWith).toBe(4009);
+    });
+
+    it('without a log: a claim heard while the upgrade of that session was in flight here wins at open when it is later', () => {
+      const { hub, sessions, announce } = setup();
+      announce('other-pod:1', 5_000, false, 'u9');
+      const opening = fakeSocket('u9', 's1');
+      opening.data.openedAt = 4_000;
+      hub.add(opening);
+      expect(sessions.loses(opening.data)).toBe(true);
+      opening.data.openedAt = 6_000;
+      expect(sessions.loses(opening.data)).toBe(false);
+      sessions.sweep(Date.now() + 60_000);
+      opening.data.openedAt = 4_000;
+      expect(sessions.loses(opening.data)).toBe(false);
     });
   });
 });

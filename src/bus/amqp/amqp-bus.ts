@@ -227,7 +227,7 @@ export class AmqpBus implements Bus {
 }
 
 /** amqplib takes the heartbeat from the URL; a short one notices a dead peer in ~20 s instead of minutes. */
-function withHeartbeat(url: string): string {
+export function withHeartbeat(url: string): string {
   const parsed = new URL(url);
   if (!parsed.searchParams.has('heartbeat')) parsed.searchParams.set('heartbeat', String(HEARTBEAT_S));
   return parsed.toString();
