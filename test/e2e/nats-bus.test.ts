@@ -114,10 +114,10 @@ describe('NatsBus and the NATS revocation store', () => {
     expect(revoked(lateTable, 'alice', 0, 's.2')).toBe(false);
     expect(revoked(lateTable, 'bob', 0, 'shared')).toBe(true);
 
-    // The bucket keeps entries for the keep its creator was configured with; recording never changes it.
+    // The bucket keeps entries for the keep its creator (the running store) was configured with; recording never changes it.
     const jsm = await jetstreamManager(bus.connection);
     const info = await jsm.streams.info(`KV_${bucket}`);
-    expect(info.config.max_age).toBe(48 * 3600_000 * 1_000_000);
+    expect(info.config.max_age).toBe(runningTable.keepMs * 1_000_000);
   });
 
   it('keeps the latest instants of a key whatever order writers store them in', async () => {
