@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import {
-  DeliverPolicy,
   DiscardPolicy,
   jetstream,
   jetstreamManager,
@@ -105,7 +104,7 @@ export class NatsEventLog {
     const { stream, log } = this.options;
     this.reader = new StreamReader(
       this.js,
-      { stream, initial: DeliverPolicy.All, batch: 1_000, log, context: { stream } },
+      { stream, batch: 1_000, log, context: { stream } },
       (msg) => {
         onMessage(msg.data, msg.seq);
         if (msg.seq >= lastAtStart) warm();

@@ -6,8 +6,6 @@ export interface StreamReaderOptions {
   stream: string;
   /** Only these subjects (one filter: nats-server 2.9 takes no more). */
   filterSubject?: string;
-  /** Where a reader with nothing read yet begins: every message, or each subject's last. */
-  initial: typeof DeliverPolicy.All | typeof DeliverPolicy.LastPerSubject;
   /** Messages per pull. */
   batch: number;
   log: Logger;
@@ -19,7 +17,7 @@ export interface StreamReaderOptions {
 const RETRY_MS = 1_000;
 
 /**
- * Reads a JetStream stream in order, once each, for as long as it is open: an ordered consumer
+ * Reads a JetStream stream in order from its first message, once each, for as long as it is open: an ordered consumer
  * that this reader recreates itself, after the last sequence it delivered, whenever nats.js says
  * it recreated its own (after a reconnect that lost the server-side consumer). nats.js 3.4 keeps
  * the old pull's pending count across its recreation, so its new consumer gets one message per
@@ -43,10 +41,12 @@ export class StreamReader {
 
   /** Creates the consumer and starts delivering; rejects when the consumer cannot be created. */
   async start(): Promise<void> {
-    const { stream, filterSubject, initial, batch } = this.options;
+    const { stream, filterSubject, batch } = this.options;
     const consumer = await this.js.consumers.get(stream, {
       ...(filterSubject ? { filter_subjects: filterSubject } : {}),
-      ...(this.lastSeq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.lastSeq + 1 } : { deliver_policy: initial }),
+      ...(this.lastSeq > 0
+        ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.lastSeq + 1 }
+        : { deliver_policy: DeliverPolicy.All }),
     });
     if (this.stopped) return;
     const messages = await consumer.consume({
