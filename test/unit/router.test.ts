@@ -93,6 +93,36 @@ describe('router', () => {
     expect((await metrics.busMessagesRejected.get()).values[0]?.value).toBe(1);
   });
 
+  describe('disconnects become revocations in the table', () => {
+    const setup = () => {
+      const { engine } = recordingEngine();
+      const hub = new Hub();
+      const revocations = new Revocations();
+      const route = createRouter({ engine, hub, revocations, sessions: new SessionOwnership(hub), metrics: createMetrics(), log: createLogger('silent'), maxBackpressure: 1024 });
+      const token = (userId: string, sessionId: string, iat: number, seenAt = Number.POSITIVE_INFINITY) => ({ userId, sessionId, iat, seenAt });
+      return { route, revocations, token };
+    };
+
+    it('a user disconnect covers the earlier iat, and tokens seen by the call', () => {
+      const { route, revocations, token } = setup();
+      route(encodeBusMessage(MessageKind.DisconnectUser, { userId: 'u1', revokedAt: 5_000_000, calledAt: 6_000_000 }));
+      expect(revocations.check(token('u1', 's1', 4_999))).toMatchObject({ user: true });
+      expect(revocations.check(token('u1', 's1', 7_000, 6_000_000))).toMatchObject({ user: true });
+      expect(revocations.check(token('u1', 's1', 7_000, 6_000_001))).toBeUndefined();
+    });
+
+    it('a session disconnect of one user covers that user only; an older message without userId covers every user, by sight', () => {
+      const { route, revocations, token } = setup();
+      route(encodeBusMessage(MessageKind.DisconnectSession, { sessionId: 's1', userId: 'u1', revokedAt: 5_000_000, calledAt: 5_000_000 }));
+      expect(revocations.check(token('u1', 's1', 4_000))).toBeDefined();
+      expect(revocations.check(token('u2', 's1', 4_000))).toBeUndefined();
+      const before = Date.now();
+      route(encodeBusMessage(MessageKind.DisconnectSession, { sessionId: 's9' }));
+      expect(revocations.check(token('u2', 's9', 1, before))).toMatchObject({ sessionId: 's9', user: false });
+      expect(revocations.check(token('u2', 's9', 1))).toBeUndefined();
+    });
+  });
+
   describe('one socket per session across pods', () => {
     const setup = () => {
       const { engine } = recordingEngine();
@@ -121,6 +151,13 @@ describe('router', () => {
       announce('other-pod:1', 5_000);
       announce(local.data.socketKey, 1_000);
       expect(local.endedWith).toBeUndefined();
+    });
+
+    it('reads an announcement without userId (an older pod) as that session id of any user', () => {
+      const { local, announce } = setup();
+      announce(local.data.socketKey, 1_000);
+      announce('old-pod:1', 2_000, true, undefined);
+      expect(local.endedWith).toBe(4009);
     });
 
     it('never touches another user socket of the same session id', () => {
