@@ -1,6 +1,12 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { isIP } from 'node:net';
+import {
+  DEFAULT_CLOCK_SKEW_S,
+  DEFAULT_MAX_TOKEN_LIFETIME_S,
+  MAX_JWT_CLOCK_SKEW_S,
+  MAX_JWT_MAX_LIFETIME_S,
+} from './auth/revocations.js';
 import { createVerificationKey, type KeySource } from './auth/verification-key.js';
 import { ConfigError } from './errors.js';
 import { findUnknownVariables } from './unknown-variables.js';
@@ -23,6 +29,8 @@ export const Env = Type.Object({
   HERALD_JWKS_URL: Type.Optional(Url('https?', 'an http(s) URL')),
   HERALD_JWT_ISSUER: Type.Optional(Type.String({ minLength: 1 })),
   HERALD_JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1 })),
+  HERALD_JWT_CLOCK_SKEW_S: Type.Optional(Integer('seconds')),
+  HERALD_JWT_MAX_LIFETIME_S: Type.Optional(Integer('seconds')),
   HERALD_PUBLISH_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'at least 16 characters' })),
   HERALD_ALLOWED_ORIGINS: Type.Optional(Type.String({ minLength: 1 })),
   HERALD_MAX_SOCKETS_PER_USER: Type.Optional(Integer('a whole number')),
@@ -57,6 +65,10 @@ export interface Config {
   key: KeySource | undefined;
   issuer: string | undefined;
   audience: string | undefined;
+  /** How far in the future a token's `iat` may be (HERALD_JWT_CLOCK_SKEW_S). */
+  jwtClockSkewS: number;
+  /** The longest token lifetime (`exp` − `iat`) accepted; also how long revocations are kept. */
+  jwtMaxLifetimeS: number;
   publishToken: string | undefined;
   /** `*` or the exact origins allowed to open a socket from a browser. */
   allowedOrigins: '*' | ReadonlySet<string>;
@@ -140,6 +152,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const drainTimeoutMs = int(e.HERALD_DRAIN_TIMEOUT_MS, 10_000);
   const recoveryWindowS = int(e.HERALD_RECOVERY_WINDOW_S, DEFAULT_RECOVERY_WINDOW_S);
   check('HERALD_RECOVERY_WINDOW_S', recoveryWindowS > 7 * 24 * 3600, 'must be at most 604800 seconds (a week)');
+  const jwtClockSkewS = int(e.HERALD_JWT_CLOCK_SKEW_S, DEFAULT_CLOCK_SKEW_S);
+  check('HERALD_JWT_CLOCK_SKEW_S', jwtClockSkewS > MAX_JWT_CLOCK_SKEW_S, `must be at most ${MAX_JWT_CLOCK_SKEW_S} seconds`);
+  const jwtMaxLifetimeS = int(e.HERALD_JWT_MAX_LIFETIME_S, DEFAULT_MAX_TOKEN_LIFETIME_S);
+  check(
+    'HERALD_JWT_MAX_LIFETIME_S',
+    jwtMaxLifetimeS < 60 || jwtMaxLifetimeS > MAX_JWT_MAX_LIFETIME_S,
+    `must be 60–${MAX_JWT_MAX_LIFETIME_S} seconds (a year)`,
+  );
   const recoveryMaxBytes = int(e.HERALD_RECOVERY_MAX_BYTES, DEFAULT_RECOVERY_MAX_BYTES);
   check('HERALD_RECOVERY_MAX_BYTES', recoveryMaxBytes < 1024 * 1024, 'must be at least 1048576 bytes (1 MiB)');
   const maxClientFramesPerS = int(e.HERALD_MAX_CLIENT_FRAMES_PER_S, DEFAULT_MAX_CLIENT_FRAMES_PER_S);
@@ -186,6 +206,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
           : undefined,
     issuer: e.HERALD_JWT_ISSUER,
     audience: e.HERALD_JWT_AUDIENCE,
+    jwtClockSkewS,
+    jwtMaxLifetimeS,
     publishToken: e.HERALD_PUBLISH_TOKEN,
     allowedOrigins: parseOrigins(e.HERALD_ALLOWED_ORIGINS ?? '*'),
     maxSocketsPerUser,

@@ -1,20 +1,32 @@
+import type { Revocation } from './auth/revocations.js';
 import type { RevocationStore } from './auth/revocation-store.js';
 import type { Bus } from './bus/bus.js';
-import { BusUnavailableError, InvalidIdError, MessageTooLargeError } from './errors.js';
+import { BusUnavailableError, InvalidIdError, InvalidRequestError, MessageTooLargeError } from './errors.js';
 import { encodeBusMessage, MessageKind } from './protocol/bus-format.js';
-import { IdString, type PublishEvent } from './protocol/event.js';
+import { ID_RULE, isValidId, type PublishEvent } from './protocol/event.js';
 import { encodeEvents } from './protocol/event-encoder.js';
 
 export interface EmitterOptions {
   bus: Bus;
-  /** Where user revocations are kept for pods started later; none on the local bus. */
+  /** Where revocations are kept for pods started later; none on the local bus. */
   revocationStore?: RevocationStore;
-  /** How long a revocation made now must be kept (the longest token lifetime known). */
-  revocationKeepMs(): number;
+  /** How long a revocation is kept: the longest token lifetime accepted plus the skew (never what a token says). */
+  revocationKeepMs: number;
+  /** HERALD_JWT_CLOCK_SKEW_S in ms: how far ahead of this clock an `issuedBefore` may be. */
+  clockSkewMs: number;
   /** This process's own revocation table, updated before the bus message goes out (a gateway's). */
-  revokeLocally?(userId: string, revokedAtMs: number): void;
+  revokeLocally?(revocation: Revocation): void;
   /** Counts what went out and what the bus refused (a gateway's metrics). */
   counters?: { published(events: number): void; failed(): void };
+}
+
+/** What a disconnect call may say besides whom it disconnects. */
+export interface DisconnectOptions {
+  /**
+   * Epoch seconds by the issuer's clock: tokens issued before it are revoked (default: the
+   * call's time by this pod's clock). At most HERALD_JWT_CLOCK_SKEW_S ahead of this clock.
+   */
+  issuedBefore?: number;
 }
 
 /**
@@ -38,12 +50,32 @@ export class Emitter {
   }
 
   /**
-   * Closes every socket of the user on every pod (4003) and revokes the tokens issued before now.
-   * The revocation is stored first: when the store cannot take it, nothing is published.
+   * Closes every socket of the user on every pod (4003) and revokes the tokens issued before
+   * now (or `issuedBefore`), and those a pod saw by now whatever their `iat`.
    */
-  async disconnectUser(userId: string): Promise<void> {
+  disconnectUser(userId: string, options: DisconnectOptions = {}): Promise<void> {
     checkId(userId, 'userId');
-    const revokedAt = Date.now();
+    const calledAt = Date.now();
+    return this.revoke({ userId, revokedAt: this.revokedAt(options, calledAt), calledAt, user: true });
+  }
+
+  /**
+   * Logs a session out on every pod: closes its socket (1000) and revokes its tokens issued
+   * before now (or `issuedBefore`). With `userId`, that user's session; without, that session id
+   * of every user.
+   */
+  disconnectSession(sessionId: string, options: DisconnectOptions & { userId?: string } = {}): Promise<void> {
+    checkId(sessionId, 'sessionId');
+    if (options.userId !== undefined) checkId(options.userId, 'userId');
+    const calledAt = Date.now();
+    return this.revoke({ userId: options.userId, sessionId, revokedAt: this.revokedAt(options, calledAt), calledAt, user: false });
+  }
+
+  /**
+   * Stores a revocation, applies it here, then publishes it: when the store cannot take it,
+   * nothing is published (BusUnavailableError).
+   */
+  async revoke(revocation: Revocation): Promise<void> {
     if (!this.options.bus.up) {
       // A store beside a broker that is down (or frozen) would fail or hang: answer at once.
       this.options.counters?.failed();
@@ -51,20 +83,31 @@ export class Emitter {
     }
     if (this.options.revocationStore) {
       try {
-        await this.options.revocationStore.record(userId, revokedAt, this.options.revocationKeepMs());
+        await this.options.revocationStore.record(revocation, this.options.revocationKeepMs);
       } catch (error) {
         this.options.counters?.failed();
         throw error;
       }
     }
-    this.options.revokeLocally?.(userId, revokedAt);
-    await this.publishAll([encodeBusMessage(MessageKind.DisconnectUser, { userId, revokedAt })]);
+    this.options.revokeLocally?.(revocation);
+    const { userId, sessionId, revokedAt, calledAt, user } = revocation;
+    const message =
+      sessionId === undefined
+        ? encodeBusMessage(MessageKind.DisconnectUser, { userId: userId!, revokedAt, calledAt })
+        : encodeBusMessage(MessageKind.DisconnectSession, { sessionId, userId, revokedAt, calledAt, ...(user ? { user } : {}) });
+    await this.publishAll([message]);
   }
 
-  /** Closes the session's socket, wherever it is, with 1000. */
-  async disconnectSession(sessionId: string): Promise<void> {
-    checkId(sessionId, 'sessionId');
-    await this.publishAll([encodeBusMessage(MessageKind.DisconnectSession, { sessionId })]);
+  private revokedAt(options: DisconnectOptions, calledAt: number): number {
+    const { issuedBefore } = options;
+    if (issuedBefore === undefined) return calledAt;
+    const latest = (calledAt + this.options.clockSkewMs) / 1000;
+    if (typeof issuedBefore !== 'number' || !Number.isFinite(issuedBefore) || issuedBefore < 0 || issuedBefore > latest) {
+      throw new InvalidRequestError(
+        `issuedBefore must be epoch seconds, at most ${this.options.clockSkewMs / 1000} s ahead of this server's clock (now ${Math.floor(calledAt / 1000)})`,
+      );
+    }
+    return issuedBefore * 1000;
   }
 
   /**
@@ -101,8 +144,5 @@ export async function publishAll(bus: Bus, messages: Uint8Array[]): Promise<void
 
 /** The one id rule for disconnects, as for `sub`, `sid` and `targetUsers`. */
 function checkId(id: unknown, what: string): asserts id is string {
-  const max = IdString.maxLength ?? 128;
-  if (typeof id !== 'string' || id.length < 1 || id.length > max) {
-    throw new InvalidIdError(`${what} must be a string of 1–${max} characters`);
-  }
+  if (!isValidId(id)) throw new InvalidIdError(`${what} must be ${ID_RULE}`);
 }

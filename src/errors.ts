@@ -4,7 +4,13 @@
  * gateway/client-frame-handler.ts for token refreshes.
  */
 
-export type AuthFailure = 'missing_token' | 'invalid_token' | 'token_expired' | 'token_revoked';
+export type AuthFailure =
+  | 'missing_token'
+  | 'invalid_token'
+  | 'token_expired'
+  | 'token_revoked'
+  | 'token_iat_in_future'
+  | 'token_lifetime_too_long';
 
 /** A client token was refused: 401 at the upgrade, 4001 on a refresh. */
 export class AuthError extends Error {
@@ -104,7 +110,12 @@ export class IncompleteBodyError extends Error {
   }
 }
 
-/** A user or session id that no token can carry (not 1–128 characters): 400 over HTTP. */
+/** A user or session id that no token can carry (not 1–128 characters of well-formed Unicode without control characters): 400 over HTTP. */
 export class InvalidIdError extends TypeError {
   override readonly name = 'InvalidIdError';
+}
+
+/** A request body the API cannot act on (a disconnect's `issuedBefore`): 400 over HTTP, nothing was done. */
+export class InvalidRequestError extends TypeError {
+  override readonly name = 'InvalidRequestError';
 }

@@ -3,15 +3,17 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { AuthError, KeysUnavailableError } from '../errors.js';
 import { IdString } from '../protocol/event.js';
-import type { Revocations } from './revocations.js';
+import { DEFAULT_CLOCK_SKEW_S, DEFAULT_MAX_TOKEN_LIFETIME_S, type Revocation, type Revocations } from './revocations.js';
 import type { VerificationKey } from './verification-key.js';
 
-/** Who a verified token speaks for. Times are the token's, in seconds since the epoch. */
+/** Who a verified token speaks for. `iat` and `exp` are the token's, in seconds since the epoch. */
 export interface Identity {
   userId: string;
   sessionId: string;
   iat: number;
   exp: number;
+  /** When this pod began verifying the token the first time, ms by its clock. */
+  seenAt: number;
 }
 
 const Claims = Type.Object({
@@ -27,16 +29,31 @@ export interface TokenVerifierOptions {
   audience?: string;
   /** Verified tokens kept to make reconnect storms cheap; each is dropped at its `exp`. */
   cacheSize?: number;
+  /** HERALD_JWT_CLOCK_SKEW_S: how far in the future an `iat` may be. */
+  clockSkewS?: number;
+  /** HERALD_JWT_MAX_LIFETIME_S: the longest `exp` − `iat` accepted. */
+  maxLifetimeS?: number;
+  /**
+   * Told of a token refused only because a pod saw it by the time of a disconnect (its `iat`
+   * is later than the revocation's instant): other pods cannot know it, so it must be shared.
+   */
+  onRevokedBySight?(identity: Identity, revocation: Revocation): void;
 }
 
 /**
  * Verifies client tokens: signature with an algorithm allow-list from the key, required
- * claims, issuer and audience when configured, and the revocation table on every call
- * (cached or not).
+ * claims, issuer and audience when configured, an `iat` no further ahead than the allowed
+ * skew, a lifetime no longer than the longest allowed, and the revocation table on every call
+ * (cached or not), once the signature is checked: a disconnect made while a token was being
+ * verified covers it.
  */
 export class TokenVerifier {
   private readonly cache = new Map<string, Identity>();
+  /** The cached tokens of each user: what a disconnect finds of the tokens this pod has seen. */
+  private readonly cachedByUser = new Map<string, Set<string>>();
   private readonly cacheSize: number;
+  private readonly clockSkewS: number;
+  private readonly maxLifetimeS: number;
 
   constructor(
     private readonly key: VerificationKey,
@@ -44,22 +61,41 @@ export class TokenVerifier {
     private readonly options: TokenVerifierOptions = {},
   ) {
     this.cacheSize = options.cacheSize ?? 10_000;
+    this.clockSkewS = options.clockSkewS ?? DEFAULT_CLOCK_SKEW_S;
+    this.maxLifetimeS = options.maxLifetimeS ?? DEFAULT_MAX_TOKEN_LIFETIME_S;
   }
 
   async verify(token: string | undefined, nowMs = Date.now()): Promise<Identity> {
     if (!token) throw new AuthError('missing_token', 'a token is required (Authorization: Bearer or access_token)');
-    const identity = this.cache.get(token) ?? (await this.verifySignature(token));
+    const identity = this.cache.get(token) ?? (await this.verifySignature(token, nowMs));
     if (identity.exp * 1000 <= nowMs) {
-      this.cache.delete(token);
+      this.forget(token);
       throw new AuthError('token_expired', 'the token has expired');
     }
-    if (this.revocations.isRevoked(identity.userId, identity.iat)) {
-      throw new AuthError('token_revoked', 'the token was revoked: every session of this user was invalidated');
+    const revocation = this.revocations.check(identity);
+    if (revocation) {
+      if (identity.iat * 1000 >= revocation.revokedAt) this.options.onRevokedBySight?.(identity, revocation);
+      throw new AuthError(
+        'token_revoked',
+        revocation.user ? 'the token was revoked: every session of this user was invalidated' : 'the token was revoked: this session was logged out',
+      );
     }
     return identity;
   }
 
-  private async verifySignature(token: string): Promise<Identity> {
+  /** The tokens this pod has verified and still caches for a user (every user's when `userId` is undefined). */
+  *cachedFor(userId: string | undefined): IterableIterator<Identity> {
+    if (userId === undefined) {
+      yield* this.cache.values();
+      return;
+    }
+    for (const token of this.cachedByUser.get(userId) ?? []) {
+      const identity = this.cache.get(token);
+      if (identity) yield identity;
+    }
+  }
+
+  private async verifySignature(token: string, seenAt: number): Promise<Identity> {
     let payload: unknown;
     try {
       ({ payload } = await jwtVerify(token, this.key.key as Uint8Array & JWTVerifyGetKey, {
@@ -78,10 +114,17 @@ export class TokenVerifier {
     }
     if (!claimsValidator.Check(payload)) {
       const first = claimsValidator.Errors(payload).First();
-      throw new AuthError('invalid_token', `claim ${first?.path.slice(1) ?? '?'}: ${first?.message ?? 'invalid'}`);
+      const message = (first?.schema as { errorMessage?: string } | undefined)?.errorMessage ?? first?.message ?? 'invalid';
+      throw new AuthError('invalid_token', `claim ${first?.path.slice(1) ?? '?'}: ${message}`);
     }
-    const identity: Identity = { userId: payload.sub, sessionId: payload.sid, iat: payload.iat, exp: payload.exp };
-    this.revocations.noteTokenLifetime(identity.iat, identity.exp);
+    const { sub, sid, iat, exp } = payload;
+    if (iat > seenAt / 1000 + this.clockSkewS) {
+      throw new AuthError('token_iat_in_future', `the token's iat is more than ${this.clockSkewS} s ahead of this server's clock`);
+    }
+    if (exp - iat > this.maxLifetimeS) {
+      throw new AuthError('token_lifetime_too_long', `the token's lifetime (exp − iat) is over ${this.maxLifetimeS} s`);
+    }
+    const identity: Identity = { userId: sub, sessionId: sid, iat, exp, seenAt };
     this.remember(token, identity);
     return identity;
   }
@@ -90,9 +133,20 @@ export class TokenVerifier {
     if (this.cache.size >= this.cacheSize) {
       // Map keeps insertion order: the first key is the oldest entry.
       const oldest = this.cache.keys().next().value;
-      if (oldest !== undefined) this.cache.delete(oldest);
+      if (oldest !== undefined) this.forget(oldest);
     }
     this.cache.set(token, identity);
+    let tokens = this.cachedByUser.get(identity.userId);
+    if (!tokens) this.cachedByUser.set(identity.userId, (tokens = new Set()));
+    tokens.add(token);
+  }
+
+  private forget(token: string): void {
+    const identity = this.cache.get(token);
+    if (!identity) return;
+    this.cache.delete(token);
+    const tokens = this.cachedByUser.get(identity.userId);
+    if (tokens?.delete(token) && tokens.size === 0) this.cachedByUser.delete(identity.userId);
   }
 }
 

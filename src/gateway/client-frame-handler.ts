@@ -8,8 +8,8 @@ export interface ClientFrameDeps {
   verifier: TokenVerifier;
   /** HERALD_MAX_CLIENT_FRAMES_PER_S: frames a socket may send each second, any kind. */
   maxFramesPerS: number;
-  /** Moves the socket on the expiry wheel after a successful `herald.auth`. */
-  refreshExpiry(socket: Socket, exp: number): void;
+  /** After a successful `herald.auth`: the socket holds the new token (revocation checks, the expiry wheel). */
+  refreshToken(socket: Socket, token: { iat: number; exp: number; seenAt: number }): void;
 }
 
 /** A socket may send a burst of this many seconds' worth of frames at once. */
@@ -41,7 +41,7 @@ export function createClientFrameHandler(deps: ClientFrameDeps) {
       socket.end(Disconnect.RefreshForOtherIdentity);
       return;
     }
-    deps.refreshExpiry(socket, identity.exp);
+    deps.refreshToken(socket, identity);
   }
 
   return function onClientFrame(socket: Socket, message: string | Uint8Array, isBinary: boolean): void {

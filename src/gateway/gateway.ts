@@ -5,7 +5,7 @@ import { TokenVerifier } from '../auth/token-verifier.js';
 import { createVerificationKey, type VerificationKey } from '../auth/verification-key.js';
 import type { Bus, BusMessageHandler } from '../bus/bus.js';
 import type { Config } from '../config.js';
-import { Emitter } from '../emitter.js';
+import { Emitter, type DisconnectOptions } from '../emitter.js';
 import type { Engine, EngineFrame, EngineHandler, MountOptions, ServeHandlers } from '../engine/engine.js';
 import { createHttpApi, isApiPath } from '../http/api.js';
 import type { Logger } from '../log.js';
@@ -18,7 +18,9 @@ import { maxConnectionsForThisProcess } from './capacity.js';
 import { createClientFrameHandler } from './client-frame-handler.js';
 import { Drain } from './drain.js';
 import { Hub } from './hub.js';
+import { RevocationEnforcer } from './revocation-enforcer.js';
 import { createRouter } from './router.js';
+import { SessionOwnership } from './session-ownership.js';
 import { SocketLifecycle } from './socket-lifecycle.js';
 import type { Socket, SocketState } from './socket-state.js';
 import { createUpgradePolicy } from './upgrade-policy.js';
@@ -55,13 +57,22 @@ export interface MountGatewayOptions {
   fallback?: (request: Request, server: Server<unknown>) => Response | Promise<Response>;
 }
 
+/** What /readyz says besides its status. */
+export type Readiness = {
+  ready: boolean;
+  bus: 'up' | 'down';
+  /** `loading` until the table holds every revocation the store holds: at start, and after a lost broker connection. */
+  revocations: 'loading' | 'current';
+  draining: boolean;
+};
+
 /**
  * One gateway pod: the wiring of its parts, and its start and stop. Embeddable: `start()`
  * listens (or `mount()` hands the app's Bun.serve a `fetch` and a `websocket`), `emit()` publishes from the same process, `drain()` is what SIGTERM does.
  */
 export class Gateway {
   readonly hub = new Hub();
-  readonly revocations = new Revocations();
+  readonly revocations: Revocations;
   readonly metrics: Metrics;
   readonly podId: string;
   /** The one emit path of this pod: the embedded API and the HTTP API both use it. */
@@ -70,9 +81,10 @@ export class Gateway {
   private readonly engine: Engine<SocketState>;
   private readonly bus: Bus;
   private readonly revocationStore: RevocationStore | undefined;
-  private revocationsLoaded: boolean;
   private readonly log: Logger;
   private readonly verifier: TokenVerifier;
+  private readonly enforcer: RevocationEnforcer;
+  private readonly sessions: SessionOwnership;
   private readonly drainer: Drain;
   private readonly lifecycle: SocketLifecycle;
   /** The pod's view of the event log (§6); none when HERALD_RECOVERY_WINDOW_S is 0. */
@@ -87,26 +99,41 @@ export class Gateway {
     this.engine = options.engine;
     this.bus = options.bus;
     this.revocationStore = options.revocationStore;
-    this.revocationsLoaded = options.revocationStore === undefined;
     this.log = options.log;
     this.metrics = options.metrics ?? createMetrics();
     this.podId = options.podId ?? Math.random().toString(36).slice(2, 10);
     const key = options.verificationKey ?? (this.config.key && createVerificationKey(this.config.key));
     if (!key) throw new Error('no token verification key: set HERALD_JWT_SECRET, HERALD_JWT_PUBLIC_KEY or HERALD_JWKS_URL');
+    this.revocations = new Revocations({
+      maxTokenLifetimeMs: this.config.jwtMaxLifetimeS * 1000,
+      clockSkewMs: this.config.jwtClockSkewS * 1000,
+    });
     this.verifier = new TokenVerifier(key, this.revocations, {
       issuer: this.config.issuer,
       audience: this.config.audience,
+      clockSkewS: this.config.jwtClockSkewS,
+      maxLifetimeS: this.config.jwtMaxLifetimeS,
+      onRevokedBySight: (identity, revocation) => this.enforcer.sighted(identity, revocation),
     });
     this.emitter = new Emitter({
       bus: this.bus,
       revocationStore: this.revocationStore,
-      revocationKeepMs: () => this.revocations.keepMs,
-      revokeLocally: (userId, revokedAt) => this.revocations.revoke(userId, revokedAt),
+      revocationKeepMs: this.revocations.keepMs,
+      clockSkewMs: this.config.jwtClockSkewS * 1000,
+      revokeLocally: (revocation) => this.revocations.apply(revocation),
       counters: {
         published: (events) => this.metrics.eventsPublished.inc(events),
         failed: () => this.metrics.publishFailures.inc(),
       },
     });
+    this.enforcer = new RevocationEnforcer({
+      hub: this.hub,
+      revocations: this.revocations,
+      cachedTokens: (userId) => this.verifier.cachedFor(userId),
+      share: (revocation) => this.emitter.revoke(revocation),
+      log: this.log,
+    });
+    this.sessions = new SessionOwnership(this.hub);
     this.drainer = new Drain(this.hub, this.config.drainTimeoutMs, this.log);
     this.recovery =
       this.config.recoveryWindowS > 0
@@ -121,6 +148,7 @@ export class Gateway {
     this.lifecycle = new SocketLifecycle({
       hub: this.hub,
       revocations: this.revocations,
+      sessions: this.sessions,
       bus: this.bus,
       drain: this.drainer,
       metrics: this.metrics,
@@ -138,9 +166,21 @@ export class Gateway {
     });
   }
 
-  /** True when the bus is up, the revocations are loaded and the pod is not draining: /readyz. */
+  /** True when the bus is up, the revocation table is complete and the pod is not draining: /readyz. */
   get ready(): boolean {
-    return this.bus.up && this.revocationsLoaded && !this.drainer.draining;
+    return this.readiness().ready;
+  }
+
+  readiness(): Readiness {
+    const bus = this.bus.up;
+    const revocations = this.revocationStore?.current ?? true;
+    const draining = this.drainer.draining;
+    return {
+      ready: bus && revocations && !draining,
+      bus: bus ? 'up' : 'down',
+      revocations: revocations ? 'current' : 'loading',
+      draining,
+    };
   }
 
   async start(): Promise<{ port: number }> {
@@ -188,6 +228,7 @@ export class Gateway {
       engine: this.engine,
       hub: this.hub,
       revocations: this.revocations,
+      sessions: this.sessions,
       metrics: this.metrics,
       log: this.log,
       maxBackpressure: this.config.maxBackpressure,
@@ -216,14 +257,14 @@ export class Gateway {
     return this.emitter.emit(events);
   }
 
-  /** Closes every socket of the user on every pod (4003) and revokes the tokens issued before now. */
-  disconnectUser(userId: string): Promise<void> {
-    return this.emitter.disconnectUser(userId);
+  /** Closes every socket of the user on every pod (4003) and revokes the tokens issued before now (or `issuedBefore`). */
+  disconnectUser(userId: string, options?: DisconnectOptions): Promise<void> {
+    return this.emitter.disconnectUser(userId, options);
   }
 
-  /** Closes the session's socket, wherever it is, with 1000. */
-  disconnectSession(sessionId: string): Promise<void> {
-    return this.emitter.disconnectSession(sessionId);
+  /** Logs a session out on every pod (1000) and revokes its older tokens: that user's session, or every user's of that id. */
+  disconnectSession(sessionId: string, options?: DisconnectOptions & { userId?: string }): Promise<void> {
+    return this.emitter.disconnectSession(sessionId, options);
   }
 
   /** What SIGTERM does (drain.ts), then stop. */
@@ -273,14 +314,13 @@ export class Gateway {
       this.log.warn({ bus: this.bus.name }, 'this bus keeps no event log: every resume is a gap (recovery off)');
     }
     if (!this.bus.up) this.log.warn({ bus: this.bus.name }, 'the bus is not connected yet: not ready until it is');
-    else if (!this.revocationsLoaded) {
+    else if (!(this.revocationStore?.current ?? true)) {
       this.log.warn({ store: this.revocationStore?.name }, 'revocations not loaded yet: not ready until they are');
     }
   }
 
   private async loadRevocations(): Promise<void> {
     await this.revocationStore?.start(this.revocations);
-    this.revocationsLoaded = true;
   }
 
   /** One coarse timer for every socket: token expiry, and now and then the revocation sweep. */
@@ -288,6 +328,7 @@ export class Gateway {
     const now = Date.now();
     this.lifecycle.expireTokens(Math.floor(now / 1000));
     this.recovery?.sweep(now);
+    this.sessions.sweep(now);
     if (Math.floor(now / 1000) % 60 === 0) this.revocations.sweep(now);
   }
 
@@ -296,13 +337,13 @@ export class Gateway {
     const onClientFrame = createClientFrameHandler({
       verifier: this.verifier,
       maxFramesPerS: this.config.maxClientFramesPerS,
-      refreshExpiry: (socket, exp) => lifecycle.refreshExpiry(socket, exp),
+      refreshToken: (socket, token) => lifecycle.refreshToken(socket, token),
     });
     return {
       http: createHttpApi({
         emitter: this.emitter,
         metrics: this.metrics,
-        isReady: () => this.ready,
+        readiness: () => this.readiness(),
         publishToken: this.config.publishToken,
         socketPath: SOCKET_PATH,
         log: this.log,
@@ -315,7 +356,7 @@ export class Gateway {
         maxSocketsPerUser: this.config.maxSocketsPerUser,
         maxConnections: maxConnectionsForThisProcess(),
         isDraining: () => this.drainer.draining,
-        isReady: () => this.bus.up && this.revocationsLoaded,
+        isReady: () => this.bus.up && (this.revocationStore?.current ?? true),
         nextSocketKey: () => `${this.podId}:${++this.socketCounter}`,
         recovery: this.recovery,
       }),

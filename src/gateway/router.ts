@@ -9,20 +9,24 @@ import {
   MAX_BUNDLE_MESSAGES,
   MessageKind,
   type BusMessage,
+  type DisconnectSessionHeader,
   type EventHeader,
-  type SessionOpenedHeader,
 } from '../protocol/bus-format.js';
 import { frameWithSeq } from '../protocol/client-frames.js';
 import { Disconnect } from '../protocol/close-codes.js';
 import { BYTES_PER_EVENT, BYTES_PER_TARGET } from '../recovery/recent-events.js';
 import type { Recovery } from '../recovery/recovery.js';
 import type { Hub } from './hub.js';
+import type { SessionOwnership } from './session-ownership.js';
 import type { Socket, SocketState } from './socket-state.js';
 
 export interface RouterDeps {
   engine: Engine<SocketState>;
   hub: Hub;
+  /** Disconnects become revocations; the table's listener closes the sockets they cover. */
   revocations: Revocations;
+  /** Decides one socket per session from SessionOpened announcements. */
+  sessions: SessionOwnership;
   metrics: Metrics;
   log: Logger;
   maxBackpressure: number;
@@ -39,12 +43,12 @@ const FRAME_OVERHEAD_BYTES = 16;
  * bus keeps a log — and, without recovery, only when this pod holds one of its targets.
  */
 export function createRouter(deps: RouterDeps): (stored: Uint8Array, position?: number) => void {
-  const { engine, hub, revocations, metrics, log, maxBackpressure, recovery } = deps;
+  const { engine, hub, revocations, sessions, metrics, log, maxBackpressure, recovery } = deps;
 
   function deliverEvent(header: EventHeader, frameBytes: Uint8Array, seq: number): void {
     metrics.eventsReceived.inc();
-    const from =
-      header.inclusive || header.fromSessionId === null ? undefined : hub.session(header.fromSessionId);
+    // Sessions belong to users: the origin is each target user's own socket of that session (as in resumes).
+    const fromSessionId = header.inclusive ? null : header.fromSessionId;
     let frame: EngineFrame | undefined;
     if (recovery && seq > 0) {
       frame = engine.prepareFrame(frameWithSeq(frameBytes, seq));
@@ -60,12 +64,13 @@ export function createRouter(deps: RouterDeps): (stored: Uint8Array, position?: 
     let sent = 0;
     for (const userId of header.targetUsers) {
       const user = hub.user(userId);
-      // Nobody here, or only the origin socket that inclusive:false skips.
-      if (user === undefined || (from !== undefined && user.sockets.size === 1 && user.sockets.has(from))) continue;
+      if (user === undefined) continue;
+      const from = fromSessionId === null ? undefined : user.sessions.get(fromSessionId);
+      // Only the origin socket, which inclusive:false skips.
+      if (from !== undefined && user.sockets.size === 1) continue;
       frame ??= engine.prepareFrame(frameBytes);
       if (!engine.publish(user.topic, frame, from)) closeSlowConsumers(user.sockets);
-      sent += user.sockets.size;
-      if (from !== undefined && user.sockets.has(from)) sent--;
+      sent += from === undefined ? user.sockets.size : user.sockets.size - 1;
     }
     if (sent > 0) {
       metrics.framesSent.inc(sent);
@@ -82,45 +87,30 @@ export function createRouter(deps: RouterDeps): (stored: Uint8Array, position?: 
     }
   }
 
-  function disconnectUser(userId: string, revokedAt: number): void {
-    revocations.revoke(userId, revokedAt);
-    const user = hub.user(userId);
-    if (!user) return;
-    for (const socket of [...user.sockets]) socket.end(Disconnect.UserInvalidated);
-  }
-
-  function disconnectSession(sessionId: string): void {
-    hub.session(sessionId)?.end(Disconnect.SessionClosed);
-  }
-
-  /**
-   * One socket per session across pods. Bus order decides, never pods' clocks: once a socket's
-   * own announcement has come back, any other announcement of its session came later, so the
-   * local socket is the older one and closes. An announcement that arrives before ours came
-   * earlier: its pod closes its socket when ours reaches it.
-   */
-  function sessionOpened(header: SessionOpenedHeader): void {
-    const local = hub.session(header.sessionId);
-    if (!local) return;
-    if (local.data.socketKey === header.socketKey) {
-      local.data.announced = true;
-      return;
-    }
-    if (local.data.announced) {
-      local.end(Disconnect.Replaced);
-    }
+  /** A session logout, or part of a user disconnect; messages written before it was a revocation carry only `sessionId`. */
+  function disconnectSession(header: DisconnectSessionHeader): void {
+    revocations.apply({
+      userId: header.userId,
+      sessionId: header.sessionId,
+      revokedAt: header.revokedAt ?? 0,
+      calledAt: header.calledAt ?? Date.now(),
+      user: header.user ?? false,
+    });
   }
 
   function dispatch(decoded: BusMessage, seq: number): void {
     switch (decoded.kind) {
       case MessageKind.Event:
         return deliverEvent(decoded.header, decoded.frame, seq);
-      case MessageKind.DisconnectUser:
-        return disconnectUser(decoded.header.userId, decoded.header.revokedAt);
+      case MessageKind.DisconnectUser: {
+        const { userId, revokedAt, calledAt } = decoded.header;
+        revocations.apply({ userId, revokedAt, calledAt: calledAt ?? revokedAt, user: true });
+        return;
+      }
       case MessageKind.DisconnectSession:
-        return disconnectSession(decoded.header.sessionId);
+        return disconnectSession(decoded.header);
       case MessageKind.SessionOpened:
-        return sessionOpened(decoded.header);
+        return sessions.announced(decoded.header, seq);
       case MessageKind.Bundle:
         throw new BusFormatError('a bundle inside a bundle');
     }

@@ -10,11 +10,14 @@ import type { Recovery, Resume } from '../recovery/recovery.js';
 import type { Drain } from './drain.js';
 import { ExpiryWheel } from './expiry-wheel.js';
 import type { Hub } from './hub.js';
+import { disconnectFor } from './revocation-enforcer.js';
+import type { SessionOwnership } from './session-ownership.js';
 import type { Socket } from './socket-state.js';
 
 export interface SocketLifecycleDeps {
   hub: Hub;
   revocations: Revocations;
+  sessions: SessionOwnership;
   bus: Bus;
   drain: Drain;
   metrics: Metrics;
@@ -40,10 +43,11 @@ export class SocketLifecycle {
   constructor(private readonly deps: SocketLifecycleDeps) {}
 
   open(socket: Socket): void {
-    const { hub, revocations, drain, bus, log } = this.deps;
+    const { hub, revocations, sessions, drain, bus, log } = this.deps;
     const state = socket.data;
-    // A user disconnect or the drain's last sweep may have run between the upgrade and now.
-    if (revocations.isRevoked(state.userId, state.iat)) return socket.end(Disconnect.UserInvalidated);
+    // A user disconnect, a session logout or the drain's last sweep may have run between the upgrade and now.
+    const revocation = revocations.check(state);
+    if (revocation) return socket.end(disconnectFor(revocation));
     if (drain.closingAll) return socket.end(Disconnect.PodRestart);
 
     state.openedAt = Date.now();
@@ -74,12 +78,14 @@ export class SocketLifecycle {
     // Accepted just before the drain began: ask it to leave like the others.
     if (drain.draining) socket.send(drain.reconnectFrame());
     // Other pods close their socket of this session (4009); this pod ignores its own message.
-    const opened = { sessionId: state.sessionId, socketKey: state.socketKey, openedAt: state.openedAt };
+    const opened = { sessionId, userId, socketKey: state.socketKey, openedAt: state.openedAt };
     bus.publish(encodeBusMessage(MessageKind.SessionOpened, opened)).catch((error) => {
       // No echo will come: let a later announcement from another pod replace this socket.
       state.announced = true;
       log.warn({ err: error, sessionId: state.sessionId }, 'could not announce a session to other pods');
     });
+    // Without a log: another pod's socket of this session, announced while this upgrade was in flight, is the newer one.
+    if (sessions.loses(state)) socket.end(Disconnect.Replaced);
   }
 
   close(socket: Socket, code: number): void {
@@ -88,11 +94,13 @@ export class SocketLifecycle {
     this.deps.metrics.connectionsClosed.inc({ code: String(code) });
   }
 
-  /** After a successful `herald.auth`: the socket lives until the new token's `exp`. */
-  refreshExpiry(socket: Socket, exp: number): void {
+  /** After a successful `herald.auth`: the socket holds the new token, and lives until its `exp`. */
+  refreshToken(socket: Socket, token: { iat: number; exp: number; seenAt: number }): void {
     this.wheel.remove(socket, socket.data.expiryBucket);
-    socket.data.exp = exp;
-    socket.data.expiryBucket = this.wheel.add(socket, exp);
+    socket.data.iat = token.iat;
+    socket.data.seenAt = token.seenAt;
+    socket.data.exp = token.exp;
+    socket.data.expiryBucket = this.wheel.add(socket, token.exp);
   }
 
   /** Closes (4001) every socket whose token expired by `nowSeconds`: the one timer for all sockets. */

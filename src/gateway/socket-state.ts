@@ -8,6 +8,8 @@ export interface SocketState {
   sessionId: string;
   /** Token issue time, seconds since the epoch: checked against revocations that land before open. */
   iat: number;
+  /** When this pod first began verifying the socket's token (ms): a disconnect made later revokes it whatever its `iat`. */
+  seenAt: number;
   /** Token expiry, seconds since the epoch; moves on `herald.auth`. */
   exp: number;
   /** The expiry-wheel bucket this socket is filed under. */

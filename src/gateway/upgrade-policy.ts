@@ -2,7 +2,7 @@ import { readAuthorization } from '../auth/authorization-header.js';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import type { EngineFrame, UpgradeDecision, UpgradeRequest } from '../engine/engine.js';
 import type { MissedFromLog } from '../recovery/log-reader.js';
-import { AuthError, KeysUnavailableError } from '../errors.js';
+import { AuthError, KeysUnavailableError, type AuthFailure } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Recovery } from '../recovery/recovery.js';
 import { parseSince } from '../recovery/since.js';
@@ -14,10 +14,7 @@ export type RefusalReason =
   | 'not_ready'
   | 'at_capacity'
   | 'origin_not_allowed'
-  | 'missing_token'
-  | 'invalid_token'
-  | 'token_expired'
-  | 'token_revoked'
+  | AuthFailure
   | 'too_many_sockets'
   | 'invalid_since';
 
@@ -48,7 +45,7 @@ export function createUpgradePolicy(deps: UpgradePolicyDeps) {
 
   return async function decide(request: UpgradeRequest): Promise<UpgradeDecision<SocketState>> {
     if (deps.isDraining()) return refuse(503, 'draining', 'this pod is shutting down; connect again');
-    if (!deps.isReady()) return refuse(503, 'not_ready', 'this pod is not ready (event bus down)');
+    if (!deps.isReady()) return refuse(503, 'not_ready', 'this pod is not ready (event bus down, or revocations still loading)');
     if (deps.hub.size >= deps.maxConnections) return refuse(503, 'at_capacity', 'this pod holds all the sockets it can');
 
     const since = parseSince(queryParameter(request, 'since'));
@@ -74,7 +71,7 @@ export function createUpgradePolicy(deps: UpgradePolicyDeps) {
     // Checked after the await: the verification may have let other upgrades through meanwhile.
     if (deps.isDraining()) return refuse(503, 'draining', 'this pod is shutting down; connect again');
     // A session reconnecting replaces its own socket: that never adds one to the user's count.
-    const replaces = deps.hub.session(identity.sessionId)?.data.userId === identity.userId;
+    const replaces = deps.hub.session(identity.userId, identity.sessionId) !== undefined;
     if (!replaces && deps.hub.socketCount(identity.userId) >= deps.maxSocketsPerUser) {
       return refuse(429, 'too_many_sockets', `user has ${deps.maxSocketsPerUser} sockets on this pod already`);
     }
@@ -97,6 +94,7 @@ export function createUpgradePolicy(deps: UpgradePolicyDeps) {
         userId: identity.userId,
         sessionId: identity.sessionId,
         iat: identity.iat,
+        seenAt: identity.seenAt,
         exp: identity.exp,
         expiryBucket: 0,
         socketKey: deps.nextSocketKey(),

@@ -1,7 +1,14 @@
 import { timingSafeEqual } from 'node:crypto';
 import { bearerToken } from '../auth/authorization-header.js';
-import type { Emitter } from '../emitter.js';
-import { BusUnavailableError, IncompleteBodyError, InvalidIdError, MessageTooLargeError, PayloadTooLargeError } from '../errors.js';
+import type { DisconnectOptions, Emitter } from '../emitter.js';
+import {
+  BusUnavailableError,
+  IncompleteBodyError,
+  InvalidIdError,
+  InvalidRequestError,
+  MessageTooLargeError,
+  PayloadTooLargeError,
+} from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { checkBodyNesting } from '../protocol/body-nesting.js';
@@ -12,8 +19,8 @@ export interface HttpApiDeps {
   /** The pod's one emit path. */
   emitter: Pick<Emitter, 'emit' | 'disconnectUser' | 'disconnectSession'>;
   metrics: Metrics;
-  /** /readyz: the bus is up, revocations are loaded and the pod is not draining. */
-  isReady(): boolean;
+  /** /readyz: ready when the bus is up, the revocation table is complete and the pod is not draining; the rest says why not. */
+  readiness(): { ready: boolean } & Record<string, unknown>;
   publishToken: string | undefined;
   /** The WebSocket path: a plain request there is told to upgrade (426). */
   socketPath: string;
@@ -23,7 +30,9 @@ export interface HttpApiDeps {
 /** Refuses bytes that are not UTF-8 instead of replacing them with U+FFFD. */
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const USER_DISCONNECT = /^\/v1\/users\/([^/]+)\/disconnect$/;
+const USER_SESSION_DISCONNECT = /^\/v1\/users\/([^/]+)\/sessions\/([^/]+)\/disconnect$/;
 const SESSION_DISCONNECT = /^\/v1\/sessions\/([^/]+)\/disconnect$/;
+const DISCONNECT_BODY_RULE = 'the body may be empty or {"issuedBefore": <epoch seconds>}';
 
 /** The paths the HTTP API answers (besides the socket path): what a gateway mounted in an app keeps for itself. */
 export function isApiPath(path: string): boolean {
@@ -46,7 +55,8 @@ export function createHttpApi(deps: HttpApiDeps): (request: HttpRequest) => Prom
     const { method, path } = request;
     if (path === '/healthz') return json(200, { status: 'ok' });
     if (path === '/readyz') {
-      return deps.isReady() ? json(200, { status: 'ready' }) : json(503, { status: 'not_ready' });
+      const { ready, ...detail } = deps.readiness();
+      return ready ? json(200, { status: 'ready' }) : json(503, { status: 'not_ready', ...detail });
     }
     if (path === '/metrics') {
       const registry = deps.metrics.registry;
@@ -63,15 +73,43 @@ export function createHttpApi(deps: HttpApiDeps): (request: HttpRequest) => Prom
     if (!authorized(request)) return jsonError(401, 'unauthorized', 'a valid publish token is required (Authorization: Bearer)');
 
     const userMatch = USER_DISCONNECT.exec(path);
+    const userSessionMatch = USER_SESSION_DISCONNECT.exec(path);
     const sessionMatch = SESSION_DISCONNECT.exec(path);
-    if (path !== '/v1/events' && !userMatch && !sessionMatch) return jsonError(404, 'not_found', `no route for ${path}`);
+    if (path !== '/v1/events' && !userMatch && !userSessionMatch && !sessionMatch) {
+      return jsonError(404, 'not_found', `no route for ${path}`);
+    }
     if (method !== 'POST') return jsonError(405, 'method_not_allowed', `${path} takes POST`);
 
     if (path === '/v1/events') return publish(request);
-    const id = decodeId((userMatch ?? sessionMatch)![1]!);
-    if (userMatch) await emitter.disconnectUser(id);
-    else await emitter.disconnectSession(id);
+    if (userMatch) {
+      const userId = decodeId(userMatch[1]!);
+      await emitter.disconnectUser(userId, await disconnectOptions(request));
+    } else if (userSessionMatch) {
+      const userId = decodeId(userSessionMatch[1]!);
+      const sessionId = decodeId(userSessionMatch[2]!);
+      await emitter.disconnectSession(sessionId, { ...(await disconnectOptions(request)), userId });
+    } else {
+      await emitter.disconnectSession(decodeId(sessionMatch![1]!), await disconnectOptions(request));
+    }
     return json(202, { accepted: true });
+  }
+
+  /** A disconnect's body: none, or `{"issuedBefore": …}` (checked by the emitter). */
+  async function disconnectOptions(request: HttpRequest): Promise<DisconnectOptions> {
+    const bytes = await request.body();
+    if (bytes.length === 0) return {};
+    let body: unknown;
+    try {
+      body = JSON.parse(utf8.decode(bytes));
+    } catch {
+      throw new InvalidRequestError(`the body is not JSON: ${DISCONNECT_BODY_RULE}`);
+    }
+    if (body === null || typeof body !== 'object' || Array.isArray(body) || Object.keys(body).some((k) => k !== 'issuedBefore')) {
+      throw new InvalidRequestError(DISCONNECT_BODY_RULE);
+    }
+    const { issuedBefore } = body as { issuedBefore?: unknown };
+    // The emitter checks the value: a number of epoch seconds, not too far ahead.
+    return issuedBefore === undefined ? {} : { issuedBefore: issuedBefore as number };
   }
 
   async function publish(request: HttpRequest): Promise<HttpResponse> {
@@ -102,6 +140,7 @@ export function createHttpApi(deps: HttpApiDeps): (request: HttpRequest) => Prom
     } catch (error) {
       if (error instanceof InvalidEventError) return json(400, { error: 'invalid_event', details: error.details });
       if (error instanceof InvalidIdError) return jsonError(400, 'invalid_id', error.message);
+      if (error instanceof InvalidRequestError) return jsonError(400, 'invalid_request', error.message);
       if (error instanceof PayloadTooLargeError) return jsonError(413, 'payload_too_large', 'the body is over 1 MiB');
       if (error instanceof MessageTooLargeError) return jsonError(413, 'payload_too_large', `${error.message}: nothing was published`);
       if (error instanceof BusUnavailableError) return jsonError(503, 'bus_unavailable', `${error.message}: nothing was published`);

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { IdString, MAX_TARGET_USERS } from './event.js';
+import { IdString, MAX_ID_LENGTH, MAX_TARGET_USERS } from './event.js';
 
 /**
  * Herald bus format, version 1 (docs/bus-format.md is the reference for other languages).
@@ -28,9 +28,17 @@ export const MessageKind = {
 } as const;
 export type MessageKind = (typeof MessageKind)[keyof typeof MessageKind];
 
+/**
+ * Ids in event headers are checked for length only: the full id rule (IdString) applies where
+ * ids come in (publish, token claims, paths), and the router publishes only to users that hold
+ * a socket here, whose ids passed it. Checking every target again on every pod would cost the
+ * hot path; control messages are rare and are checked in full.
+ */
+const TargetId = Type.String({ minLength: 1, maxLength: MAX_ID_LENGTH });
+
 export const EventHeader = Type.Object({
-  targetUsers: Type.Array(IdString, { minItems: 1, maxItems: MAX_TARGET_USERS }),
-  fromSessionId: Type.Union([IdString, Type.Null()]),
+  targetUsers: Type.Array(TargetId, { minItems: 1, maxItems: MAX_TARGET_USERS }),
+  fromSessionId: Type.Union([TargetId, Type.Null()]),
   inclusive: Type.Boolean(),
   /** Emit time, ms since the epoch: drives herald_delivery_seconds. */
   emittedAt: Type.Number(),
@@ -41,14 +49,28 @@ export const DisconnectUserHeader = Type.Object({
   userId: IdString,
   /** Tokens of this user with an `iat` earlier than this instant (ms) are revoked. */
   revokedAt: Type.Number(),
+  /** When the call was made (ms, the emitting pod's clock): a token a pod saw by then is revoked whatever its `iat`. Default `revokedAt`. */
+  calledAt: Type.Optional(Type.Number()),
 });
 export type DisconnectUserHeader = Static<typeof DisconnectUserHeader>;
 
-export const DisconnectSessionHeader = Type.Object({ sessionId: IdString });
+export const DisconnectSessionHeader = Type.Object({
+  sessionId: IdString,
+  /** Whose session; absent: that session id of every user (and every message written before userId existed). */
+  userId: Type.Optional(IdString),
+  /** Tokens of the session with an `iat` earlier than this instant (ms) are revoked; absent: none by `iat`. */
+  revokedAt: Type.Optional(Type.Number()),
+  /** When the call was made (ms): a token of the session a pod saw by then is revoked. Default: when the message is read. */
+  calledAt: Type.Optional(Type.Number()),
+  /** Part of a user disconnect (a token ahead of the clock that a pod had seen): sockets close with 4003, not 1000. */
+  user: Type.Optional(Type.Boolean()),
+});
 export type DisconnectSessionHeader = Static<typeof DisconnectSessionHeader>;
 
 export const SessionOpenedHeader = Type.Object({
   sessionId: IdString,
+  /** Whose session; absent in messages written before sessions were keyed by user: the session id alone. */
+  userId: Type.Optional(IdString),
   /** Identifies the socket across pods; with openedAt it orders two sockets of one session. */
   socketKey: Type.String({ minLength: 1, maxLength: 256 }),
   openedAt: Type.Number(),

@@ -4,7 +4,7 @@ import { createLogger, type Logger } from '../log.js';
 import { connectPublisher } from './connect-publisher.js';
 import type { HeraldPublisher, HeraldPublisherOptions } from './publisher.js';
 
-export interface AmqpPublisherOptions extends Pick<HeraldPublisherOptions, 'maxTokenLifetimeMs'> {
+export interface AmqpPublisherOptions extends Pick<HeraldPublisherOptions, 'maxTokenLifetimeMs' | 'clockSkewMs'> {
   /** The gateway's HERALD_AMQP_URL; default `amqp://guest:guest@127.0.0.1:5672`. */
   url?: string;
   /** The gateway's HERALD_AMQP_EXCHANGE; default `herald.events`. */

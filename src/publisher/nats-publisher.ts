@@ -4,7 +4,7 @@ import { createLogger, type Logger } from '../log.js';
 import { connectPublisher } from './connect-publisher.js';
 import type { HeraldPublisher, HeraldPublisherOptions } from './publisher.js';
 
-export interface NatsPublisherOptions extends Pick<HeraldPublisherOptions, 'maxTokenLifetimeMs'> {
+export interface NatsPublisherOptions extends Pick<HeraldPublisherOptions, 'maxTokenLifetimeMs' | 'clockSkewMs'> {
   /** The gateway's HERALD_NATS_URL, as a list. */
   servers: string[];
   /** The gateway's HERALD_NATS_SUBJECT; default `herald.events`. */

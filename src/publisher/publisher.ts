@@ -1,14 +1,22 @@
-import { MIN_REVOCATION_KEEP_MS } from '../auth/revocations.js';
+import {
+  DEFAULT_CLOCK_SKEW_S,
+  DEFAULT_MAX_TOKEN_LIFETIME_S,
+  MAX_JWT_CLOCK_SKEW_S,
+  MAX_JWT_MAX_LIFETIME_S,
+  Revocations,
+} from '../auth/revocations.js';
 import type { RevocationStore } from '../auth/revocation-store.js';
 import type { Bus } from '../bus/bus.js';
-import { Emitter } from '../emitter.js';
+import { Emitter, type DisconnectOptions } from '../emitter.js';
 import type { PublishEvent } from '../protocol/event.js';
 
 export interface HeraldPublisherOptions {
-  /** Where user revocations are kept for pods started later (the broker factories pass theirs). */
+  /** Where revocations are kept for pods started later (the broker factories pass theirs). */
   revocationStore?: RevocationStore;
-  /** The longest lifetime of your client tokens: how long a revocation must be kept. Default a day, as the gateway's. */
+  /** The gateways' HERALD_JWT_MAX_LIFETIME_S in ms: with the skew, how long a revocation is kept. Default 30 days, as theirs. */
   maxTokenLifetimeMs?: number;
+  /** The gateways' HERALD_JWT_CLOCK_SKEW_S in ms. Default 30 s, as theirs. */
+  clockSkewMs?: number;
 }
 
 /**
@@ -26,8 +34,16 @@ export class HeraldPublisher {
     options: HeraldPublisherOptions = {},
   ) {
     this.revocationStore = options.revocationStore;
-    const keepMs = Math.max(options.maxTokenLifetimeMs ?? 0, MIN_REVOCATION_KEEP_MS);
-    this.emitter = new Emitter({ bus, revocationStore: options.revocationStore, revocationKeepMs: () => keepMs });
+    const maxTokenLifetimeMs = options.maxTokenLifetimeMs ?? DEFAULT_MAX_TOKEN_LIFETIME_S * 1000;
+    const clockSkewMs = options.clockSkewMs ?? DEFAULT_CLOCK_SKEW_S * 1000;
+    if (!(maxTokenLifetimeMs > 0 && maxTokenLifetimeMs <= MAX_JWT_MAX_LIFETIME_S * 1000)) {
+      throw new RangeError(`maxTokenLifetimeMs must be above 0 and at most ${MAX_JWT_MAX_LIFETIME_S * 1000} (a year)`);
+    }
+    if (!(clockSkewMs >= 0 && clockSkewMs <= MAX_JWT_CLOCK_SKEW_S * 1000)) {
+      throw new RangeError(`clockSkewMs must be 0–${MAX_JWT_CLOCK_SKEW_S * 1000}`);
+    }
+    const keepMs = new Revocations({ maxTokenLifetimeMs, clockSkewMs }).keepMs;
+    this.emitter = new Emitter({ bus, revocationStore: options.revocationStore, revocationKeepMs: keepMs, clockSkewMs });
   }
 
   /** False while the broker is unreachable: calls then reject with BusUnavailableError. */
@@ -44,14 +60,22 @@ export class HeraldPublisher {
     return this.emitter.emit(events);
   }
 
-  /** Closes every socket of the user on every pod (4003) and revokes the tokens issued before now. */
-  disconnectUser(userId: string): Promise<void> {
-    return this.emitter.disconnectUser(userId);
+  /**
+   * Closes every socket of the user on every pod (4003) and revokes the tokens issued before
+   * now, or before `issuedBefore` (epoch seconds by your clock: pass the instant of the password
+   * reset, so that a login right after it connects at once).
+   */
+  disconnectUser(userId: string, options?: DisconnectOptions): Promise<void> {
+    return this.emitter.disconnectUser(userId, options);
   }
 
-  /** Closes the session's socket, wherever it is, with 1000. */
-  disconnectSession(sessionId: string): Promise<void> {
-    return this.emitter.disconnectSession(sessionId);
+  /**
+   * Logs a session out on every pod: closes its socket (1000) and revokes its tokens issued
+   * before now (or `issuedBefore`). With `userId` that user's session; without, that session id
+   * of every user (for issuers whose session ids are unique).
+   */
+  disconnectSession(sessionId: string, options?: DisconnectOptions & { userId?: string }): Promise<void> {
+    return this.emitter.disconnectSession(sessionId, options);
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,7 @@
 import amqplib from 'amqplib';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { AmqpRevocationStore, revocationStreamFor } from '../../src/bus/amqp/amqp-revocation-store.js';
-import { Revocations } from '../../src/auth/revocations.js';
+import { Revocations, type Revocation } from '../../src/auth/revocations.js';
 import { AmqpBus, type AmqpBusOptions } from '../../src/bus/amqp/amqp-bus.js';
 import { BrokerAuthenticationError, BusUnavailableError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
@@ -10,6 +10,10 @@ import { AMQP_URL, deleteTopology, startAmqpRelay, uniqueExchange } from './harn
 import { waitFor } from './harness/wait-for.js';
 
 const log = createLogger('silent');
+const userRevocation = (userId: string, revokedAt: number): Revocation => ({ userId, revokedAt, calledAt: revokedAt, user: true });
+/** Whether the table refuses a token of that user and session issued at `iat`, seen only now. */
+const revoked = (table: Revocations, userId: string, iat: number, sessionId = 'any') =>
+  table.check({ userId, sessionId, iat, seenAt: Number.POSITIVE_INFINITY }) !== undefined;
 
 /** The Bus guarantees and the revocation stream against the real RabbitMQ (no gateway). */
 describe('AmqpBus and the AMQP revocation store', () => {
@@ -113,18 +117,22 @@ describe('AmqpBus and the AMQP revocation store', () => {
     const stream = revocationStreamFor(freshExchange());
     const writer = track(new AmqpRevocationStore({ url: AMQP_URL, stream, log }));
     const now = Date.now();
-    await writer.record('u-revoked', now, 60 * 60 * 1000);
-    await writer.record('u-expired', now - 2 * 60 * 60 * 1000, 60 * 60 * 1000);
+    await writer.record(userRevocation('u-revoked', now), 60 * 60 * 1000);
+    await writer.record(userRevocation('u-expired', now - 2 * 60 * 60 * 1000), 60 * 60 * 1000);
+    await writer.record({ userId: 'alice', sessionId: 's1', revokedAt: now, calledAt: now, user: false }, 60 * 60 * 1000);
 
     const table = new Revocations();
     const later = track(new AmqpRevocationStore({ url: AMQP_URL, stream, log }));
     await later.start(table);
-    expect(table.isRevoked('u-revoked', Math.floor(now / 1000) - 10)).toBe(true);
-    expect(table.isRevoked('u-revoked', Math.floor(now / 1000) + 1)).toBe(false);
-    expect(table.isRevoked('u-expired', Math.floor(now / 1000) - 3 * 60 * 60)).toBe(false);
+    expect(later.current).toBe(true);
+    expect(revoked(table, 'u-revoked', Math.floor(now / 1000) - 10)).toBe(true);
+    expect(revoked(table, 'u-revoked', Math.floor(now / 1000) + 1)).toBe(false);
+    expect(revoked(table, 'u-expired', Math.floor(now / 1000) - 3 * 60 * 60)).toBe(false);
+    expect(revoked(table, 'alice', 0, 's1')).toBe(true);
+    expect(revoked(table, 'alice', 0, 's2')).toBe(false);
 
     // It keeps following: a revocation recorded after its start arrives too.
-    await writer.record('u-after', Date.now(), 60 * 60 * 1000);
-    await waitFor('the later revocation', () => table.isRevoked('u-after', Math.floor(now / 1000) - 10));
+    await writer.record(userRevocation('u-after', Date.now()), 60 * 60 * 1000);
+    await waitFor('the later revocation', () => revoked(table, 'u-after', Math.floor(now / 1000) - 10));
   });
 });

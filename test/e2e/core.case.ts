@@ -167,8 +167,10 @@ export function runCoreCases(engine: EngineName): void {
         expect(answer.status).toBe(202);
         expect(await target.client.closedWithin()).toMatchObject({ code: 1000 });
         await expectStillReceives(pod, sibling);
-        // Session disconnect does not revoke: the same session may log in again.
-        const again = await connect(pod, who);
+        // A session disconnect is a logout: that session's older tokens are refused, a token issued after it connects.
+        const refused = await refusedUpgrade(pod.ws, await mintToken({ sub: who.userId, sid: who.sessionId, iat: now() - 5 }));
+        expect(refused).toMatchObject({ status: 401, body: { error: 'token_revoked' } });
+        const again = await connect(pod, who, { iat: now() + 1 });
         await expectStillReceives(pod, again);
         await Promise.all([sibling, again].map((c) => c.client.close()));
       });

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { NatsRevocationStore } from '../../src/bus/nats/nats-revocation-store.js';
-import { Revocations } from '../../src/auth/revocations.js';
+import { MAX_REVOCATION_KEEP_MS, Revocations, type Revocation } from '../../src/auth/revocations.js';
 import { NatsBus } from '../../src/bus/nats/nats-bus.js';
 import { BusUnavailableError, MessageTooLargeError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
@@ -10,6 +10,10 @@ import { startNatsServer, stopAllNatsServers, type NatsServer } from './harness/
 import { waitFor } from './harness/wait-for.js';
 
 const log = createLogger('silent');
+const userRevocation = (userId: string, revokedAt: number): Revocation => ({ userId, revokedAt, calledAt: revokedAt, user: true });
+/** Whether the table refuses a token of that user and session issued at `iat`, seen only now. */
+const revoked = (table: Revocations, userId: string, iat: number, sessionId = 'any') =>
+  table.check({ userId, sessionId, iat, seenAt: Number.POSITIVE_INFINITY }) !== undefined;
 let subjectCounter = 0;
 const freshSubject = () => `herald.test.${process.pid}.${++subjectCounter}`;
 
@@ -92,41 +96,79 @@ describe('NatsBus and the NATS revocation store', () => {
     const runningTable = new Revocations();
     const running = track(new NatsRevocationStore({ bus, log, bucket }));
     await running.start(runningTable);
+    expect(running.current).toBe(true);
 
     const revokedAt = Date.now();
-    await writer.record('user with spaces/and:colons', revokedAt, 48 * 3600_000);
-    await waitFor('the running store to apply it', () => runningTable.size === 1);
-    expect(runningTable.isRevoked('user with spaces/and:colons', Math.floor(revokedAt / 1000) - 1)).toBe(true);
+    await writer.record(userRevocation('user with spaces/and:colons', revokedAt), 48 * 3600_000);
+    await writer.record({ userId: 'alice', sessionId: 's.1', revokedAt, calledAt: revokedAt, user: false }, 48 * 3600_000);
+    await writer.record({ sessionId: 'shared', revokedAt, calledAt: revokedAt, user: false }, 48 * 3600_000);
+    await waitFor('the running store to apply them', () => runningTable.size === 3);
+    expect(revoked(runningTable, 'user with spaces/and:colons', Math.floor(revokedAt / 1000) - 1)).toBe(true);
 
     const lateTable = new Revocations();
     await track(new NatsRevocationStore({ bus, log, bucket })).start(lateTable);
-    expect(lateTable.isRevoked('user with spaces/and:colons', Math.floor(revokedAt / 1000) - 1)).toBe(true);
-    expect(lateTable.isRevoked('user with spaces/and:colons', Math.floor(revokedAt / 1000) + 1)).toBe(false);
-    expect(lateTable.isRevoked('someone else', 0)).toBe(false);
+    expect(revoked(lateTable, 'user with spaces/and:colons', Math.floor(revokedAt / 1000) - 1)).toBe(true);
+    expect(revoked(lateTable, 'user with spaces/and:colons', Math.floor(revokedAt / 1000) + 1)).toBe(false);
+    expect(revoked(lateTable, 'someone else', 0)).toBe(false);
+    expect(revoked(lateTable, 'alice', 0, 's.1')).toBe(true);
+    expect(revoked(lateTable, 'alice', 0, 's.2')).toBe(false);
+    expect(revoked(lateTable, 'bob', 0, 'shared')).toBe(true);
 
-    // The bucket keeps entries as long as the longest token lifetime a recorder has seen (here
-    // 48 h, past the one-day floor every table starts with).
+    // The bucket keeps entries for the keep its creator (the running store) was configured with; recording never changes it.
     const jsm = await jetstreamManager(bus.connection);
     const info = await jsm.streams.info(`KV_${bucket}`);
-    expect(info.config.max_age).toBe(48 * 3600_000 * 1_000_000);
+    expect(info.config.max_age).toBe(runningTable.keepMs * 1_000_000);
   });
 
-  it('record rejects with BusUnavailableError while NATS is down; a running store keeps following after NATS returns', async () => {
+  it('keeps the latest instants of a key whatever order writers store them in', async () => {
+    const bucket = `herald_test_${process.pid}_${++subjectCounter}`;
+    const bus = newBus(freshSubject(), { publishOnly: true });
+    await bus.start(() => {});
+    const writer = track(new NatsRevocationStore({ bus, log, bucket }));
+    await writer.record(userRevocation('u1', 5_000_000_000_000), 3600_000);
+    await writer.record(userRevocation('u1', 1_000_000_000_000), 3600_000);
+    await Promise.all([2, 3, 4].map((n) => writer.record(userRevocation('u1', n * 1_000_000_000_000), 3600_000)));
+    const table = new Revocations();
+    await track(new NatsRevocationStore({ bus, log, bucket })).start(table);
+    expect(revoked(table, 'u1', 4_999_999_999)).toBe(true);
+  });
+
+  it('a pod sets the bucket TTL from its configuration: up to its keep, and down from one no configuration allows', async () => {
+    const bucket = `herald_test_${process.pid}_${++subjectCounter}`;
+    const bus = newBus(freshSubject(), { publishOnly: true });
+    await bus.start(() => {});
+    const jsm = await jetstreamManager(bus.connection);
+    const maxAge = async () => (await jsm.streams.info(`KV_${bucket}`)).config.max_age / 1_000_000;
+    // A publisher created the bucket with a short keep.
+    await track(new NatsRevocationStore({ bus, log, bucket })).record(userRevocation('u1', Date.now()), 3600_000);
+    expect(await maxAge()).toBe(3600_000);
+    const table = new Revocations({ maxTokenLifetimeMs: 7 * 24 * 3600_000, clockSkewMs: 30_000 });
+    await track(new NatsRevocationStore({ bus, log, bucket, maxKeepMs: MAX_REVOCATION_KEEP_MS })).start(table);
+    expect(await maxAge()).toBe(table.keepMs);
+    // A hundred-year TTL (what a token once set) comes back to the pod's keep.
+    await jsm.streams.update(`KV_${bucket}`, { max_age: 100 * 365 * 24 * 3600_000 * 1_000_000 });
+    await track(new NatsRevocationStore({ bus, log, bucket, maxKeepMs: MAX_REVOCATION_KEEP_MS })).start(new Revocations());
+    expect(await maxAge()).toBe(new Revocations().keepMs);
+  });
+
+  it('record rejects with BusUnavailableError while NATS is down; a running store is not current until it has caught up after NATS returns', async () => {
     const bucket = `herald_test_${process.pid}_${++subjectCounter}`;
     const bus = newBus(freshSubject(), { publishOnly: true });
     await bus.start(() => {});
     const store = track(new NatsRevocationStore({ bus, log, bucket, retryMs: 200 }));
     const table = new Revocations();
     await store.start(table);
-    await store.record('u1', Date.now(), 3600_000);
+    await store.record(userRevocation('u1', Date.now()), 3600_000);
     await waitFor('the first revocation to be followed', () => table.size === 1);
     await server.kill();
     await waitFor('the bus to notice', () => !bus.up);
-    await expect(store.record('u2', Date.now(), 3600_000)).rejects.toBeInstanceOf(BusUnavailableError);
+    expect(store.current).toBe(false);
+    await expect(store.record(userRevocation('u2', Date.now()), 3600_000)).rejects.toBeInstanceOf(BusUnavailableError);
     await server.restart();
     await waitFor('the bus to reconnect', () => bus.up, 15_000);
-    await retry(() => store.record('u3', Date.now(), 3600_000));
-    await waitFor('the revocation written after the restart to be followed', () => table.isRevoked('u3', 0), 15_000);
-    expect(table.isRevoked('u2', 0)).toBe(false);
+    await retry(() => store.record(userRevocation('u3', Date.now()), 3600_000));
+    await waitFor('the revocation written after the restart to be followed', () => revoked(table, 'u3', 0), 15_000);
+    await waitFor('the store to be current again', () => store.current, 15_000);
+    expect(revoked(table, 'u2', 0)).toBe(false);
   });
 });

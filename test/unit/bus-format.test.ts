@@ -25,13 +25,21 @@ describe('bus format v1', () => {
     expect(Buffer.from(decoded.frame).equals(Buffer.from(frame))).toBe(true);
   });
 
-  it('round-trips the control kinds', () => {
+  it('round-trips the control kinds, and still reads them as older pods wrote them (no userId, no instants)', () => {
     const cases = [
+      [MessageKind.DisconnectUser, { userId: 'u1', revokedAt: 5, calledAt: 6 }],
       [MessageKind.DisconnectUser, { userId: 'u1', revokedAt: 5 }],
+      [MessageKind.DisconnectSession, { sessionId: 's1', userId: 'u1', revokedAt: 5, calledAt: 6, user: true }],
       [MessageKind.DisconnectSession, { sessionId: 's1' }],
+      [MessageKind.SessionOpened, { sessionId: 's1', userId: 'u1', socketKey: 'pod:1', openedAt: 7 }],
       [MessageKind.SessionOpened, { sessionId: 's1', socketKey: 'pod:1', openedAt: 7 }],
     ] as const;
     for (const [kind, h] of cases) expect(decodeBusMessage(encodeBusMessage(kind, h))).toEqual({ kind, header: h });
+  });
+
+  it('refuses control messages whose ids are not ids', () => {
+    expect(() => decodeBusMessage(encodeBusMessage(MessageKind.DisconnectUser, { userId: '\ud800x', revokedAt: 5 }))).toThrow(BusFormatError);
+    expect(() => decodeBusMessage(encodeBusMessage(MessageKind.DisconnectSession, { sessionId: 's', userId: 'a\u0000' }))).toThrow(BusFormatError);
   });
 
   it.each([

@@ -31,7 +31,7 @@ type RecordingSocket = Socket & {
 
 function recordingSocket(userId = 'u1', sessionId = 's1'): RecordingSocket {
   const socket: RecordingSocket = {
-    data: { userId, sessionId, iat: 0, exp: 0, expiryBucket: 0, socketKey: `${sessionId}-k`, openedAt: 0, announced: false, since: undefined, framesFullAt: 0 },
+    data: { userId, sessionId, iat: 0, seenAt: 0, exp: 0, expiryBucket: 0, socketKey: `${sessionId}-k`, openedAt: 0, announced: false, since: undefined, framesFullAt: 0 },
     closed: false,
     sent: [],
     ends: [],
@@ -81,7 +81,7 @@ function setup(key: VerificationKey = createVerificationKey({ kind: 'secret', se
     verifier,
     // Far above what these tests send: the rate limit has its own cases (test/e2e/robustness.case.ts).
     maxFramesPerS: 10_000,
-    refreshExpiry: (socket, exp) => refreshed.push({ socket, exp }),
+    refreshToken: (socket, { exp }) => refreshed.push({ socket, exp }),
   });
   const settled = async () => {
     await Promise.all(verifications);

@@ -31,6 +31,8 @@ describe('loadConfig', () => {
       recoveryMaxBytes: 268_435_456,
       natsStream: 'HERALD_EVENTS',
       maxClientFramesPerS: 20,
+      jwtClockSkewS: 30,
+      jwtMaxLifetimeS: 2_592_000,
       logLevel: 'info',
       key: undefined,
     });
@@ -134,5 +136,23 @@ describe('loadConfig', () => {
     expect(levenshtein('kitten', 'sitting')).toBe(3);
     expect(levenshtein('', 'abc')).toBe(3);
     expect(closestName('HERALD_JWT_SECERT', ['HERALD_JWT_ISSUER', 'HERALD_JWT_SECRET', 'HERALD_PORT'])).toBe('HERALD_JWT_SECRET');
+  });
+
+  it('reads the token skew and lifetime limits and refuses unusable ones, naming each', () => {
+    expect(loadConfig({ HERALD_JWT_CLOCK_SKEW_S: '0', HERALD_JWT_MAX_LIFETIME_S: '3600' })).toMatchObject({
+      jwtClockSkewS: 0,
+      jwtMaxLifetimeS: 3600,
+    });
+    expect(problems({ HERALD_JWT_CLOCK_SKEW_S: '-1', HERALD_JWT_MAX_LIFETIME_S: 'forever' }).map((l) => l.split(':')[0]).sort()).toEqual([
+      'HERALD_JWT_CLOCK_SKEW_S',
+      'HERALD_JWT_MAX_LIFETIME_S',
+    ]);
+    // Bounded, so that a revocation's keep always fits a store's TTL.
+    const lines = problems({ HERALD_JWT_CLOCK_SKEW_S: '3601', HERALD_JWT_MAX_LIFETIME_S: String(100 * 365 * 86_400) });
+    expect(lines).toEqual([
+      'HERALD_JWT_CLOCK_SKEW_S: must be at most 3600 seconds',
+      'HERALD_JWT_MAX_LIFETIME_S: must be 60–31622400 seconds (a year)',
+    ]);
+    expect(problems({ HERALD_JWT_MAX_LIFETIME_S: '59' })).toHaveLength(1);
   });
 });

@@ -67,14 +67,14 @@ async function setup(options: { publishToken?: string | undefined } = {}) {
   buses.push(bus);
   const received: BusMessage[] = [];
   await bus.start((msg) => received.push(...decodeAll(msg)));
-  const emitter = new Emitter({ bus, revocationKeepMs: () => 24 * 3600 * 1000 });
+  const emitter = new Emitter({ bus, revocationKeepMs: 24 * 3600 * 1000, clockSkewMs: 30_000 });
   const metrics = createMetrics();
   const log = createLogger('silent');
   const state = { ready: true };
   const handle = createHttpApi({
     emitter,
     metrics,
-    isReady: () => state.ready,
+    readiness: () => ({ ready: state.ready, bus: state.ready ? 'up' : 'down' }),
     socketPath: '/ws',
     publishToken: 'publishToken' in options ? options.publishToken : PUBLISH_TOKEN,
     log,
@@ -113,13 +113,13 @@ describe('HTTP API: probes', () => {
     expect(bodyOf(response)).toEqual({ status: 'ok' });
   });
 
-  it('answers GET /readyz with 200 while ready and 503 while not', async () => {
+  it('answers GET /readyz with 200 while ready and 503 with the reason while not', async () => {
     const { handle, state } = await setup();
     expect((await handle(request('/readyz'))).status).toBe(200);
     state.ready = false;
     const notReady = await handle(request('/readyz'));
     expect(notReady.status).toBe(503);
-    expect(bodyOf(notReady)).toEqual({ status: 'not_ready' });
+    expect(bodyOf(notReady)).toEqual({ status: 'not_ready', bus: 'down' });
     state.ready = true;
     expect((await handle(request('/readyz'))).status).toBe(200);
   });
@@ -338,7 +338,51 @@ describe('HTTP API: disconnects', () => {
     const { handle, received } = await setup();
     const response = await handle(post('/v1/sessions/s%C3%A9ssion-1/disconnect', undefined, AUTH));
     expect(response.status).toBe(202);
-    expect(received).toEqual([{ kind: MessageKind.DisconnectSession, header: { sessionId: 'séssion-1' } }]);
+    expect(received).toEqual([
+      {
+        kind: MessageKind.DisconnectSession,
+        header: { sessionId: 'séssion-1', revokedAt: expect.any(Number), calledAt: expect.any(Number) },
+      },
+    ]);
+  });
+
+  it('answers POST /v1/users/{userId}/sessions/{sessionId}/disconnect with 202 and a DisconnectSession of that user on the bus', async () => {
+    const { handle, received } = await setup();
+    const before = Date.now();
+    const response = await handle(post('/v1/users/u%201/sessions/s%2F1/disconnect', undefined, AUTH));
+    expect(response.status).toBe(202);
+    expect(received).toHaveLength(1);
+    const message = received[0]!;
+    if (message.kind !== MessageKind.DisconnectSession) throw new Error(`kind ${message.kind}`);
+    expect(message.header).toMatchObject({ userId: 'u 1', sessionId: 's/1' });
+    expect(message.header.revokedAt).toBeGreaterThanOrEqual(before);
+    expect(message.header.calledAt).toBe(message.header.revokedAt);
+  });
+
+  it('takes {"issuedBefore": <epoch seconds>} as the revocation instant, and refuses any other body with 400 invalid_request', async () => {
+    const { handle, received } = await setup();
+    const issuedBefore = Math.floor(Date.now() / 1000) - 10;
+    expect((await handle(post('/v1/users/u1/disconnect', JSON.stringify({ issuedBefore })))).status).toBe(202);
+    const message = received[0]!;
+    if (message.kind !== MessageKind.DisconnectUser) throw new Error(`kind ${message.kind}`);
+    expect(message.header.revokedAt).toBe(issuedBefore * 1000);
+    expect(message.header.calledAt).toBeGreaterThan(issuedBefore * 1000);
+    for (const bad of ['{"issuedBefore":"soon"}', `{"issuedBefore":${issuedBefore + 3600}}`, '{"issuedBefore":-1}', '{"other":1}', '[1]', 'nope']) {
+      expectJsonError(await handle(post('/v1/users/u1/disconnect', bad)), 400, 'invalid_request');
+      expectJsonError(await handle(post('/v1/sessions/s1/disconnect', bad)), 400, 'invalid_request');
+    }
+    expect(received).toHaveLength(1);
+  });
+
+  it('answers ids that are not well-formed or hold control characters with 400 invalid_id, in every disconnect path', async () => {
+    const { handle, received } = await setup();
+    for (const id of ['a%00b', 'tab%09', '%C2%85', '%7F', '%ED%A0%80']) {
+      expectJsonError(await handle(post(`/v1/users/${id}/disconnect`, undefined, AUTH)), 400, 'invalid_id');
+      expectJsonError(await handle(post(`/v1/sessions/${id}/disconnect`, undefined, AUTH)), 400, 'invalid_id');
+      expectJsonError(await handle(post(`/v1/users/${id}/sessions/s1/disconnect`, undefined, AUTH)), 400, 'invalid_id');
+      expectJsonError(await handle(post(`/v1/users/u1/sessions/${id}/disconnect`, undefined, AUTH)), 400, 'invalid_id');
+    }
+    expect(received).toEqual([]);
   });
 
   it('answers a user id over 128 characters with 400 invalid_id and disconnects nobody', async () => {

@@ -3,6 +3,7 @@ import { Revocations } from '../../src/auth/revocations.js';
 import type { Bus } from '../../src/bus/bus.js';
 import { Drain } from '../../src/gateway/drain.js';
 import { Hub } from '../../src/gateway/hub.js';
+import { SessionOwnership } from '../../src/gateway/session-ownership.js';
 import { SocketLifecycle } from '../../src/gateway/socket-lifecycle.js';
 import { createLogger } from '../../src/log.js';
 import { createMetrics } from '../../src/metrics.js';
@@ -23,6 +24,7 @@ function setup(events: number) {
   const lifecycle = new SocketLifecycle({
     hub,
     revocations: new Revocations(),
+    sessions: new SessionOwnership(hub),
     bus,
     drain: new Drain(hub, 1_000, log),
     metrics,

@@ -16,8 +16,42 @@ describe('TokenVerifier', () => {
     const verifier = new TokenVerifier(createVerificationKey({ kind: 'secret', secret }), revocations);
     const token = await sign({ sub: 'u1', sid: 's1', iat: nowS() - 5, exp: nowS() + 60 });
     expect(await verifier.verify(token)).toMatchObject({ userId: 'u1', sessionId: 's1' });
-    revocations.revoke('u1', Date.now());
+    revocations.apply({ userId: 'u1', revokedAt: Date.now(), calledAt: Date.now(), user: true });
     await expect(verifier.verify(token)).rejects.toMatchObject({ reason: 'token_revoked' });
+  });
+
+  it('refuses an iat more than the skew ahead and a lifetime over the longest allowed, and accepts the limits', async () => {
+    const verifier = new TokenVerifier(createVerificationKey({ kind: 'secret', secret }), new Revocations(), { clockSkewS: 30, maxLifetimeS: 3600 });
+    const now = nowS();
+    await expect(verifier.verify(await sign({ sub: 'u1', sid: 's1', iat: now + 31, exp: now + 600 }))).rejects.toMatchObject({ reason: 'token_iat_in_future' });
+    await expect(verifier.verify(await sign({ sub: 'u1', sid: 's1', iat: now, exp: now + 3601 }))).rejects.toMatchObject({ reason: 'token_lifetime_too_long' });
+    await expect(verifier.verify(await sign({ sub: 'u1', sid: 's1', iat: now, exp: now + 100 * 365 * 86_400 }))).rejects.toMatchObject({ reason: 'token_lifetime_too_long' });
+    expect(await verifier.verify(await sign({ sub: 'u1', sid: 's1', iat: now + 29, exp: now + 29 + 3600 }))).toMatchObject({ userId: 'u1' });
+  });
+
+  it('refuses claims that are not well-formed ids as invalid_token', async () => {
+    const verifier = new TokenVerifier(createVerificationKey({ kind: 'secret', secret }), new Revocations());
+    for (const claims of [{ sub: '\ud800x', sid: 's' }, { sub: 'u', sid: '\udc00x' }, { sub: 'a\u0000', sid: 's' }, { sub: 'u', sid: 'x'.repeat(129) }]) {
+      await expect(verifier.verify(await sign({ ...claims, iat: nowS(), exp: nowS() + 60 }))).rejects.toMatchObject({ reason: 'invalid_token' });
+    }
+    expect(await verifier.verify(await sign({ sub: '\ufffdx', sid: 's', iat: nowS(), exp: nowS() + 60 }))).toMatchObject({ userId: '\ufffdx' });
+  });
+
+  it('refuses a token it saw by the time of a revocation whatever its iat, and says so, so that the pod shares it', async () => {
+    const revocations = new Revocations();
+    const sighted: unknown[] = [];
+    const verifier = new TokenVerifier(createVerificationKey({ kind: 'secret', secret }), revocations, {
+      onRevokedBySight: (identity) => sighted.push(identity.sessionId),
+    });
+    const ahead = await sign({ sub: 'u1', sid: 'ahead', iat: nowS() + 20, exp: nowS() + 600 });
+    await verifier.verify(ahead);
+    expect([...verifier.cachedFor('u1')].map((i) => i.sessionId)).toEqual(['ahead']);
+    const now = Date.now();
+    revocations.apply({ userId: 'u1', revokedAt: now, calledAt: now, user: true });
+    await expect(verifier.verify(ahead)).rejects.toMatchObject({ reason: 'token_revoked' });
+    expect(sighted).toEqual(['ahead']);
+    // A token first seen after the call, issued after it: a fresh login.
+    expect(await verifier.verify(await sign({ sub: 'u1', sid: 'fresh', iat: nowS() + 21, exp: nowS() + 600 }), now + 1)).toMatchObject({ sessionId: 'fresh' });
   });
 
   it('refuses a cached token once it expires', async () => {

@@ -169,13 +169,13 @@ describe('upgrade policy', () => {
   it('refuses a token of a revoked user with 401 token_revoked', async () => {
     const { decide, metrics, revocations } = setup();
     const token = await mint({ sub: 'u1', sid: 's1', iat: nowS() - 60 });
-    revocations.revoke('u1', Date.now());
+    revocations.apply({ userId: 'u1', revokedAt: Date.now(), calledAt: Date.now(), user: true });
     await expectRefusal(await decide(bearer(token)), metrics, 401, 'token_revoked');
   });
 
   it('accepts a token of that user issued after the revocation', async () => {
     const { decide, revocations } = setup();
-    revocations.revoke('u1', (nowS() - 60) * 1000);
+    revocations.apply({ userId: 'u1', revokedAt: (nowS() - 60) * 1000, calledAt: (nowS() - 60) * 1000, user: true });
     expect(accepted(await decide(bearer(await mint({ sub: 'u1', sid: 's1', iat: nowS() }))))).toMatchObject({ userId: 'u1' });
   });
 

@@ -1,7 +1,7 @@
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import type { RevocationStore } from '../../auth/revocation-store.js';
-import type { Revocations } from '../../auth/revocations.js';
+import type { Revocation, Revocations } from '../../auth/revocations.js';
 import { BusUnavailableError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { restartLater, retryUntilDone } from '../retry.js';
@@ -11,10 +11,20 @@ import { connectAmqp } from './amqp-connect.js';
 export function revocationStreamFor(exchange: string): string {
   return `${exchange}.revocations`;
 }
-/** Stream retention: a revocation is read only while it can still cover an unexpired token. */
-const STREAM_MAX_AGE = '7D';
 /** A disconnect waits this long for RabbitMQ's confirm before it answers 503 (a frozen broker never confirms). */
 const RECORD_TIMEOUT_MS = 5_000;
+/** How long the reader may go without a message while it loads before the load is tried again. */
+const LOAD_STALL_MS = 30_000;
+/** While loading, how often the store says how far it got. */
+const PROGRESS_EVERY_MS = 5_000;
+/** Messages the broker may send ahead, and how often the reader acknowledges them (all up to one): flow control only. */
+const PREFETCH = 10_000;
+const ACK_EVERY = 1_000;
+
+/** Stream retention, in whole days: a revocation is read only while it can still cover an unexpired token. */
+function streamMaxAge(keepMs: number): string {
+  return `${Math.ceil(keepMs / 86_400_000) + 1}D`;
+}
 
 export interface AmqpRevocationStoreOptions {
   /** The gateway's HERALD_AMQP_URL. */
@@ -26,9 +36,13 @@ export interface AmqpRevocationStoreOptions {
   retryMs?: number;
 }
 
+/** One entry. Entries written before sessions were kept hold `userId`, `revokedAt` and `keepUntil` only. */
 interface StoredRevocation {
-  userId: string;
+  userId?: string;
+  sessionId?: string;
   revokedAt: number;
+  calledAt?: number;
+  user?: boolean;
   /** After this instant (ms) the revocation covers no unexpired token. */
   keepUntil: number;
 }
@@ -43,8 +57,10 @@ interface Live {
  * Revocations in a RabbitMQ stream (a durable, append-only queue, RabbitMQ ≥ 3.9): `record`
  * appends with a publisher confirm; every pod reads the stream from its first entry at start
  * and keeps following it. A pod knows it has caught up when it reads a marker it appended
- * itself just before. Entries past their `keepUntil` are skipped; the stream drops whole
- * segments older than seven days, so token lifetimes must stay under that.
+ * itself just before — at start, and again after every lost connection, when it resumes after
+ * the last entry it read. Entries past their `keepUntil` are skipped; the stream drops whole
+ * segments older than its max age, set at creation from the keep (the longest token lifetime
+ * plus the skew, in whole days).
  */
 export class AmqpRevocationStore implements RevocationStore {
   readonly name = 'amqp-stream';
@@ -52,17 +68,28 @@ export class AmqpRevocationStore implements RevocationStore {
   private live: Live | undefined;
   private connecting: Promise<Live> | undefined;
   private closed = false;
+  private loaded = false;
+  private upToDate = false;
+  /** The stream offset of the last entry read: a reader that restarts resumes after it. */
+  private lastOffset: number | undefined;
+  private keepMs = 0;
 
   constructor(private readonly options: AmqpRevocationStoreOptions) {
     this.stream = options.stream;
   }
 
+  get current(): boolean {
+    return this.loaded && this.upToDate && !this.closed;
+  }
+
   /** Not ready until loaded: a pod that cannot know old revocations must not accept sockets. */
   async start(table: Revocations): Promise<void> {
+    this.keepMs = Math.max(this.keepMs, table.keepMs);
+    const started = Date.now();
     await retryUntilDone(
       async () => {
         await this.follow(table);
-        return { revocations: table.size };
+        return { revocations: table.size, ms: Date.now() - started };
       },
       'revocations loaded',
       {
@@ -75,9 +102,11 @@ export class AmqpRevocationStore implements RevocationStore {
     );
   }
 
-  async record(userId: string, revokedAtMs: number, keepMs: number): Promise<void> {
+  async record(revocation: Revocation, keepMs: number): Promise<void> {
     if (this.closed) throw new BusUnavailableError('the revocation store is closed');
-    const entry: StoredRevocation = { userId, revokedAt: revokedAtMs, keepUntil: revokedAtMs + keepMs };
+    this.keepMs = Math.max(this.keepMs, keepMs);
+    const { userId, sessionId, revokedAt, calledAt, user } = revocation;
+    const entry: StoredRevocation = { userId, sessionId, revokedAt, calledAt, user, keepUntil: Math.max(revokedAt, calledAt) + keepMs };
     try {
       const { writer } = await this.connect();
       await withTimeout(append(writer, this.stream, Buffer.from(JSON.stringify(entry)), {}), RECORD_TIMEOUT_MS);
@@ -93,34 +122,60 @@ export class AmqpRevocationStore implements RevocationStore {
     await live?.connection.close().catch(() => {});
   }
 
-  /** Reads the stream from its first entry into `table`; resolves once the marker appended now is read. */
+  /**
+   * Reads the stream into `table` from its first entry (or after the last one read, when the
+   * reader restarts); resolves once the marker appended now is read.
+   */
   private async follow(table: Revocations): Promise<void> {
+    this.upToDate = false;
     const live = await this.connect();
     const reader = await live.connection.createChannel();
     reader.on('error', (error: Error) => this.options.log.warn({ err: error }, 'revocation stream reader error'));
     // A stream consumer needs acks and a prefetch: they are its flow control, nothing is removed.
-    await reader.prefetch(1_000);
+    await reader.prefetch(PREFETCH);
+    let unacked = 0;
     const marker = randomUUID();
     let caughtUp: () => void = () => {};
+    let stalled: () => void = () => {};
     const loaded = new Promise<void>((resolve, reject) => {
       caughtUp = resolve;
+      stalled = () => reject(new Error(`the revocation stream reader read nothing for ${LOAD_STALL_MS / 1000} s`));
       reader.once('close', () => reject(new Error('the stream reader closed before it caught up')));
     });
     // Handled below once awaited; until then a close must not become an unhandled rejection (fatal on Bun).
     loaded.catch(() => {});
+    // A large stream takes as long as it takes: only a reader that stops reading is given up.
     let deadline: ReturnType<typeof setTimeout> | undefined;
+    const alive = () => {
+      clearTimeout(deadline);
+      deadline = setTimeout(stalled, LOAD_STALL_MS);
+    };
+    const progress = { read: 0, at: Date.now() + PROGRESS_EVERY_MS };
+    const from = this.lastOffset === undefined ? 'first' : this.lastOffset + 1;
     try {
-      await reader.consume(this.stream, (msg) => this.read(reader, table, msg, marker, caughtUp), {
-        noAck: false,
-        arguments: { 'x-stream-offset': 'first' },
-      });
+      alive();
+      await reader.consume(
+        this.stream,
+        (msg) => {
+          if (!this.upToDate) {
+            alive();
+            progress.read++;
+            if (Date.now() >= progress.at) {
+              progress.at = Date.now() + PROGRESS_EVERY_MS;
+              this.options.log.info({ stream: this.stream, read: progress.read }, 'revocations loading');
+            }
+          }
+          // One acknowledgement for many: a frame per entry would halve the load rate.
+          if (msg && (++unacked >= ACK_EVERY || 'x-herald-marker' in (msg.properties.headers ?? {}))) {
+            reader.ack(msg, true);
+            unacked = 0;
+          }
+          this.read(table, msg, marker, caughtUp);
+        },
+        { noAck: false, arguments: { 'x-stream-offset': from } },
+      );
       await append(live.writer, this.stream, Buffer.alloc(0), { headers: { 'x-herald-marker': marker } });
-      await Promise.race([
-        loaded,
-        new Promise<never>((_, reject) => {
-          deadline = setTimeout(() => reject(new Error('the revocation stream was not read within 30 s')), 30_000);
-        }),
-      ]);
+      await loaded;
     } catch (error) {
       // A failed load must not leave a reader consuming the whole stream behind the retry.
       await reader.close().catch(() => {});
@@ -128,24 +183,38 @@ export class AmqpRevocationStore implements RevocationStore {
     } finally {
       clearTimeout(deadline);
     }
-    // Later losses of the connection: follow again from the start (revoking twice is harmless).
+    this.loaded = true;
+    this.upToDate = true;
+    // Later losses of the connection: not current until the reader has caught up again, after the last entry read.
     reader.once('close', () => {
+      this.upToDate = false;
       if (!this.closed) restartLater(() => this.start(table), { retryMs: this.options.retryMs, stopped: () => this.closed });
     });
   }
 
-  private read(reader: Channel, table: Revocations, msg: ConsumeMessage | null, marker: string, caughtUp: () => void) {
+  private read(table: Revocations, msg: ConsumeMessage | null, marker: string, caughtUp: () => void) {
     if (msg === null) return;
-    reader.ack(msg);
     const headers = msg.properties.headers ?? {};
+    const offset = headers['x-stream-offset'];
+    if (typeof offset === 'number') this.lastOffset = offset;
     if ('x-herald-marker' in headers) {
       if (headers['x-herald-marker'] === marker) caughtUp();
       return;
     }
     try {
       const entry = JSON.parse(msg.content.toString()) as StoredRevocation;
-      if (typeof entry.userId !== 'string' || typeof entry.revokedAt !== 'number') throw new Error('not a revocation');
-      if (!(entry.keepUntil <= Date.now())) table.revoke(entry.userId, entry.revokedAt);
+      const idOk = (id: unknown) => id === undefined || typeof id === 'string';
+      if (typeof entry.revokedAt !== 'number' || !idOk(entry.userId) || !idOk(entry.sessionId) || (entry.userId ?? entry.sessionId) === undefined) {
+        throw new Error('not a revocation');
+      }
+      if (entry.keepUntil <= Date.now()) return;
+      table.apply({
+        userId: entry.userId,
+        sessionId: entry.sessionId,
+        revokedAt: entry.revokedAt,
+        calledAt: entry.calledAt ?? entry.revokedAt,
+        user: entry.user ?? entry.sessionId === undefined,
+      });
     } catch (error) {
       this.options.log.warn({ err: error }, 'unreadable revocation entry ignored');
     }
@@ -163,17 +232,10 @@ export class AmqpRevocationStore implements RevocationStore {
     const { log } = this.options;
     connection.on('error', (error: Error) => log.warn({ err: error }, 'revocation store connection error'));
     try {
+      await this.declareStream(connection);
       const writer = await connection.createConfirmChannel();
       writer.on('error', (error: Error) => log.warn({ err: error }, 'revocation store channel error'));
-      await writer.assertQueue(this.stream, {
-        durable: true,
-        arguments: {
-          'x-queue-type': 'stream',
-          'x-max-age': STREAM_MAX_AGE,
-          // Small segments, so the age limit drops old entries soon after they pass it.
-          'x-stream-max-segment-size-bytes': 1_000_000,
-        },
-      });
+      await writer.checkQueue(this.stream);
       const live: Live = { connection, writer };
       connection.on('close', () => {
         if (this.live === live) this.live = undefined;
@@ -187,6 +249,35 @@ export class AmqpRevocationStore implements RevocationStore {
     } catch (error) {
       await connection.close().catch(() => {});
       throw error;
+    }
+  }
+
+  /**
+   * Declares the stream with a max age from the keep. A stream declared before with other
+   * arguments (an older max age) is used as it is: RabbitMQ refuses to redeclare it, and only a
+   * policy can change its max age (docs/amqp.md).
+   */
+  private async declareStream(connection: ChannelModel): Promise<void> {
+    const maxAge = streamMaxAge(this.keepMs);
+    const channel = await connection.createChannel();
+    channel.on('error', () => {});
+    try {
+      await channel.assertQueue(this.stream, {
+        durable: true,
+        arguments: {
+          'x-queue-type': 'stream',
+          'x-max-age': maxAge,
+          // Small segments, so the age limit drops old entries soon after they pass it.
+          'x-stream-max-segment-size-bytes': 1_000_000,
+        },
+      });
+      await channel.close().catch(() => {});
+    } catch (error) {
+      if ((error as { code?: number }).code !== 406) throw error;
+      this.options.log.warn(
+        { stream: this.stream, wanted: maxAge },
+        'the revocation stream exists with other arguments; it keeps its max age (set one with a policy if it is shorter than the longest token lifetime)',
+      );
     }
   }
 }

@@ -1,6 +1,7 @@
 import { connect, type NatsConnection, type Status, type Subscription } from '@nats-io/transport-node';
 import { BrokerAuthenticationError, BusUnavailableError, MessageTooLargeError } from '../../errors.js';
 import type { RevocationStore } from '../../auth/revocation-store.js';
+import { MAX_REVOCATION_KEEP_MS } from '../../auth/revocations.js';
 import type { Logger } from '../../log.js';
 import type { EventLogInfo } from '../../recovery/recovery.js';
 import type { Bus, BusMessageHandler } from '../bus.js';
@@ -76,7 +77,7 @@ export class NatsBus implements Bus {
   }
 
   createRevocationStore(log: Logger): RevocationStore {
-    return new NatsRevocationStore({ bus: this, log });
+    return new NatsRevocationStore({ bus: this, log, maxKeepMs: MAX_REVOCATION_KEEP_MS });
   }
 
   /** The live connection, for services that share it (the revocation store). */

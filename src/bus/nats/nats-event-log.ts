@@ -5,7 +5,6 @@ import {
   jetstream,
   jetstreamManager,
   StorageType,
-  type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
   type StreamInfo,
@@ -16,6 +15,7 @@ import type { Logger } from '../../log.js';
 import { packBundles } from '../../protocol/bus-format.js';
 import type { EventLogInfo } from '../../recovery/recovery.js';
 import type { BusMessageHandler } from '../bus.js';
+import { StreamReader } from './stream-reader.js';
 
 export interface NatsEventLogOptions {
   /** HERALD_NATS_STREAM. */
@@ -44,7 +44,7 @@ const PUBLISH_ACK_TIMEOUT_MS = 5_000;
 export class NatsEventLog {
   private readonly js: JetStreamClient;
   private jsm: JetStreamManager | undefined;
-  private messages: ConsumerMessages | undefined;
+  private reader: StreamReader | undefined;
   private pending: { messages: Uint8Array[]; resolve: () => void; reject: (error: unknown) => void }[] = [];
   private flushScheduled = false;
   private stopped = false;
@@ -98,19 +98,21 @@ export class NatsEventLog {
    * Resolves once it has delivered every message stored when it began: the pod is warm.
    */
   async follow(info: StreamInfo, onMessage: BusMessageHandler): Promise<void> {
-    const consumer = await this.js.consumers.get(this.options.stream, { deliver_policy: DeliverPolicy.All });
     const lastAtStart = info.state.last_seq;
     let warm!: () => void;
     const warmed = new Promise<void>((resolve) => (warm = resolve));
     if (info.state.messages === 0) warm();
-    this.messages = await consumer.consume({
-      max_messages: 1_000,
-      callback: (msg) => {
+    const { stream, log } = this.options;
+    this.reader = new StreamReader(
+      this.js,
+      { stream, batch: 1_000, log, context: { stream } },
+      (msg) => {
         onMessage(msg.data, msg.seq);
         if (msg.seq >= lastAtStart) warm();
       },
-    });
-    void this.watch(this.messages);
+    );
+    await this.reader.start();
+    void this.reader.gone.then(() => log.error({ stream }, 'the event log reader stopped'));
     await warmed;
   }
 
@@ -168,7 +170,7 @@ export class NatsEventLog {
 
   async close(): Promise<void> {
     this.stopped = true;
-    await this.messages?.close().catch(() => {});
+    await this.reader?.close();
   }
 
   /** Everything appended in one event-loop turn, stored as few messages as fit. */
@@ -190,15 +192,6 @@ export class NatsEventLog {
         for (const request of batch) request.reject(failure);
       },
     );
-  }
-
-  private async watch(messages: ConsumerMessages): Promise<void> {
-    const { log, stream } = this.options;
-    for await (const status of messages.status()) {
-      if (status.type === 'ordered_consumer_recreated') log.info({ stream }, 'event log reader recreated; resuming in order');
-      else if (status.type === 'heartbeats_missed') log.warn({ stream, missed: status.count }, 'event log reader missed heartbeats');
-      else if (status.type === 'stream_not_found') log.error({ stream }, 'the event log stream is gone');
-    }
   }
 }
 

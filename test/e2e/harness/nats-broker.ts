@@ -1,4 +1,7 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import type { Broker, FailoverBroker } from '../cluster.case.js';
+import type { RevocationBroker, TwoNodes } from '../revocation.case.js';
 // Through the package entry, as a backend service imports it.
 import { connectNatsPublisher, type HeraldPublisher } from 'herald/publisher';
 import { createLogger } from '../../../src/log.js';
@@ -55,5 +58,39 @@ export async function startNatsFailoverBroker(): Promise<FailoverBroker> {
       throw new Error(`${pod.http} did not reconnect within 30 s: ${JSON.stringify(pod.logs.slice(since))}`);
     },
     stop: () => stopAllNatsServers(),
+  };
+}
+
+/** The revocation suite's broker: a nats-server of the test's own, so its bucket and stream are fresh. */
+export async function startFreshNatsBroker(): Promise<RevocationBroker> {
+  const server = await startNatsServer();
+  const env = (port: number) => ({ HERALD_BUS: 'nats', HERALD_NATS_URL: `nats://127.0.0.1:${port}` });
+  return {
+    env: env(server.port),
+    port: server.port,
+    envVia: env,
+    // Recovery off: with no pod running yet, its disconnects land in the bucket only, as old ones do.
+    publisher: () => connectNatsPublisher({ servers: [server.url], recoveryWindowS: 0, log: createLogger('silent') }),
+    async storeSettings() {
+      const nc = await connect({ servers: server.url });
+      try {
+        const jsm = await jetstreamManager(nc);
+        const { config } = await jsm.streams.info('KV_herald_revocations');
+        return { maxAge: config.max_age, maxMsgSize: config.max_msg_size };
+      } finally {
+        await nc.close();
+      }
+    },
+    stop: () => server.kill(),
+  };
+}
+
+/** Two pods' environments, each on its own node of a fresh 3-node JetStream cluster. */
+export async function startNatsTwoNodes(): Promise<TwoNodes> {
+  const cluster = await startNatsCluster(3);
+  return {
+    envA: { HERALD_BUS: 'nats', HERALD_NATS_URL: cluster.nodes[0]!.url },
+    envB: { HERALD_BUS: 'nats', HERALD_NATS_URL: cluster.nodes[1]!.url },
+    stop: () => Promise.all(cluster.nodes.map((node) => node.kill())).then(() => undefined),
   };
 }

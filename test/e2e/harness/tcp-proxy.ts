@@ -17,6 +17,8 @@ export interface TcpProxyOptions {
    * can be dropped. `tcp`: bytes pass untouched, for any protocol (a broker's AMQP or NATS).
    */
   protocol?: 'websocket' | 'tcp';
+  /** The same as `protocol: 'tcp'`. */
+  raw?: boolean;
 }
 
 /**
@@ -54,7 +56,7 @@ export class TcpProxy {
     const server = await listen(0);
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('proxy did not get a port');
-    const proxy = new TcpProxy(server, address.port, target, options.protocol ?? 'websocket');
+    const proxy = new TcpProxy(server, address.port, target, options.raw ? 'tcp' : (options.protocol ?? 'websocket'));
     server.on('connection', (client) => proxy.accept(client));
     return proxy;
   }
@@ -104,6 +106,11 @@ export class TcpProxy {
     if (this.server.listening) return;
     this.server = await listen(this.port);
     this.server.on('connection', (client) => this.accept(client));
+  }
+
+  /** The end of a partition (`cut()`): connections are accepted again. */
+  heal(): Promise<void> {
+    return this.restore();
   }
 
   async close(): Promise<void> {
