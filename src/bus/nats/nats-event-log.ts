@@ -79,7 +79,13 @@ export class NatsEventLog {
       }
     } catch (error) {
       if (!isStreamNotFound(error)) throw error;
-      info = await this.jsm.streams.add(config);
+      try {
+        // Three copies where the JetStream cluster allows it, so losing one node loses nothing
+        // and the log stays writable; a single server takes one.
+        info = await this.jsm.streams.add({ ...config, num_replicas: 3 });
+      } catch {
+        info = await this.jsm.streams.add({ ...config, num_replicas: 1 });
+      }
       log.info({ stream, subject, maxAgeS: windowS, maxBytes }, 'event log stream created');
     }
     return info;
