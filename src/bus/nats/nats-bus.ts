@@ -266,6 +266,9 @@ export class NatsBus implements Bus {
     } else if (status.type === 'reconnect' && !this.closing) {
       this.watch?.start();
       this.setConnected(true);
+      // The reader's server-side consumer may have died with the node it lived on: start it over
+      // after the last message read, rather than wait for missed heartbeats.
+      this.eventLog?.resumeReading();
     }
   }
 

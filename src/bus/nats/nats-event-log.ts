@@ -174,6 +174,11 @@ export class NatsEventLog {
     });
   }
 
+  /** After a reconnect: the reader starts over after the last message it delivered. */
+  resumeReading(): void {
+    this.reader?.restartNow();
+  }
+
   async close(): Promise<void> {
     this.stopped = true;
     await this.reader?.close();
