@@ -6,7 +6,8 @@ import type { StreamSpec } from '../lib/event-stream.js';
  */
 export type PublishTransport =
   | { kind: 'http'; url: string; token: string }
-  | { kind: 'herald-nats'; servers: string[]; subject: string }
+  /** `recoveryWindowS` and `stream` as the pods have them: 0 publishes on core NATS, above 0 stores in the stream (§6). */
+  | { kind: 'herald-nats'; servers: string[]; subject: string; stream?: string; recoveryWindowS?: number }
   | { kind: 'herald-amqp'; url: string; exchange: string }
   | { kind: 'raw-nats'; servers: string[]; subject: string };
 

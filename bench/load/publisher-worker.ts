@@ -41,7 +41,12 @@ async function openSink(transport: PublishTransport): Promise<Sink> {
   if (transport.kind === 'herald-nats' || transport.kind === 'herald-amqp') {
     const publisher: HeraldPublisher =
       transport.kind === 'herald-nats'
-        ? await connectNatsPublisher({ servers: transport.servers, subject: transport.subject })
+        ? await connectNatsPublisher({
+            servers: transport.servers,
+            subject: transport.subject,
+            stream: transport.stream,
+            recoveryWindowS: transport.recoveryWindowS,
+          })
         : await connectAmqpPublisher({ url: transport.url, exchange: transport.exchange });
     return {
       body: async (_body, events) => {

@@ -1,5 +1,6 @@
 import type { FlatRow } from '../scenarios/common.js';
 import { median } from '../lib/measure.js';
+import type { LatencyRow } from '../scenarios/latency.js';
 import type { BenchResults } from './results.js';
 
 export interface Cell {
@@ -12,6 +13,10 @@ export interface Cell {
   framesPerS: number;
   cpuSPerMFrames: number;
   serverCores: number;
+  /** The broker's CPU (a private nats-server's is the bench's alone), cores. */
+  brokerCores: number;
+  /** Broker CPU seconds per million frames (per run, then the median). */
+  brokerCpuSPerMFrames: number;
   clientCores: number;
   machineCores: number;
   serverRssMiB: number;
@@ -41,6 +46,8 @@ export function cells(rows: FlatRow[]): Cell[] {
       framesPerS: median(g.map((r) => r.framesPerS)),
       cpuSPerMFrames: median(g.map((r) => r.cpuSPerMFrames)),
       serverCores: median(g.map((r) => r.serverCores)),
+      brokerCores: median(g.map((r) => r.brokerCores)),
+      brokerCpuSPerMFrames: median(g.map((r) => (r.framesPerS > 0 ? (r.brokerCores / r.framesPerS) * 1e6 : Number.NaN))),
       clientCores: median(g.map((r) => r.clientCores)),
       machineCores: median(g.map((r) => r.machineCores)),
       serverRssMiB: median(g.map((r) => r.serverRssMiB)),
@@ -86,6 +93,27 @@ function flatTable(list: Cell[]): string {
       `${num(c.deliveredRatio * 100, 2)} %${Object.keys(c.closes).length ? ` (closed: ${JSON.stringify(c.closes)})` : ''}`,
     ]),
   );
+}
+
+/** One row per system × rate: the median of each percentile over the runs; counts summed. */
+export function latencyMedians(rows: LatencyRow[]): LatencyRow[] {
+  const groups = new Map<string, LatencyRow[]>();
+  for (const row of rows) {
+    const key = `${row.system}|${row.eventsPerSecond}`;
+    groups.set(key, [...(groups.get(key) ?? []), row]);
+  }
+  return [...groups.values()].map((g) => ({
+    ...g[0]!,
+    p50: median(g.map((r) => r.p50)),
+    p99: median(g.map((r) => r.p99)),
+    p999: median(g.map((r) => r.p999)),
+    max: Math.max(...g.map((r) => r.max)),
+    count: g.reduce((a, r) => a + r.count, 0),
+    published: g.reduce((a, r) => a + r.published, 0),
+    received: g.reduce((a, r) => a + r.received, 0),
+    publisherMaxLagMs: Math.max(...g.map((r) => r.publisherMaxLagMs)),
+    publishErrors: g.reduce((a, r) => a + r.publishErrors, 0),
+  }));
 }
 
 /** The markdown report of one run: a table per scenario, each goal beside its figure. */
@@ -143,7 +171,7 @@ export function renderMarkdown(results: BenchResults): string {
       const one = find(list, 'herald-bun', o.clusterSockets, t);
       const sio = find(list, 'socketio-redis', o.clusterSockets, t);
       const cpuGoal = t === 'single' ? 8 : 10;
-      for (const id of ['herald-nats', 'herald-nats-http', 'herald-amqp']) {
+      for (const id of ['herald-nats', 'herald-nats-recovery', 'herald-nats-http', 'herald-amqp']) {
         const c = find(list, id, o.clusterSockets, t);
         if (!c) continue;
         const speed = one ? c.framesPerS / one.framesPerS : Number.NaN;
@@ -160,13 +188,41 @@ export function renderMarkdown(results: BenchResults): string {
     out.push('');
     out.push('Goals: deliveries/s ≥ 0.7 × one pod; server CPU per frame ≥ 8 × lower than Socket.IO + Redis with 1 target, ≥ 10 × with 100.', '');
     out.push(table(['contender, event to', 'vs one pod', 'goal', 'Socket.IO CPU ÷ Herald CPU', 'goal'], goalRows));
+    const recoveryRows: string[][] = [];
+    for (const t of o.targetings.filter((x) => x !== 'all')) {
+      const on = find(list, 'herald-nats-recovery', o.clusterSockets, t);
+      const off = find(list, 'herald-nats', o.clusterSockets, t);
+      if (!on || !off) continue;
+      const ratio = on.framesPerS / off.framesPerS;
+      const goal = t === 'single' ? 0.8 : 0.9;
+      recoveryRows.push([
+        targetingLabel(t),
+        num(on.framesPerS),
+        num(off.framesPerS),
+        `${num(ratio, 2)} ×`,
+        `≥ ${goal} × ${verdict(Number.isFinite(ratio) && off.framesPerS > 0 ? ratio >= goal : undefined)}`,
+        `${num(on.cpuSPerMFrames, 2)} / ${num(off.cpuSPerMFrames, 2)}`,
+        `${num(on.brokerCpuSPerMFrames, 2)} / ${num(off.brokerCpuSPerMFrames, 2)}`,
+        `${num(on.serverRssMiB)} / ${num(off.serverRssMiB)}`,
+      ]);
+    }
+    if (recoveryRows.length > 0) {
+      out.push('', 'Recovery (§6) on ÷ off, two Bun pods on NATS, publisher client. Goal: deliveries/s on ≥ 0.8 × off with 1 target per event, ≥ 0.9 × with 100.', '');
+      out.push(
+        table(
+          ['event to', 'on: frames/s', 'off: frames/s', 'on ÷ off', 'goal', 'pods CPU-s per M frames (on / off)', 'nats-server CPU-s per M frames (on / off)', 'pods RSS MiB (on / off)'],
+          recoveryRows,
+        ),
+      );
+    }
     for (const f of results.cluster.failed) out.push('', `Failed: ${f.contender} (run ${f.run}): ${f.error}`);
     for (const w of results.cluster.natsWarnings ?? []) out.push('', `nats-server: ${w}`);
   }
 
   if (results.latency) {
-    const rows = results.latency.rows;
-    out.push('', `## 3. Latency, emit → client, ${num(results.latency.sockets)} sockets over two pods (µs)`, '');
+    const rows = latencyMedians(results.latency.rows);
+    const runs = results.latency.runs ?? 1;
+    out.push('', `## 3. Latency, emit → client, ${num(results.latency.sockets)} sockets over two pods (µs${runs > 1 ? `, medians of ${runs} runs` : ''})`, '');
     out.push(
       table(
         ['path', 'events/s', 'p50', 'p99', 'p99.9', 'max', 'received', 'publisher lag max (ms)'],
@@ -175,14 +231,37 @@ export function renderMarkdown(results: BenchResults): string {
     );
     const goalRows: string[][] = [];
     for (const rate of o.latencyRates) {
-      const h = rows.find((r) => r.system === 'herald' && r.eventsPerSecond === rate);
       const n = rows.find((r) => r.system === 'raw-nats' && r.eventsPerSecond === rate);
-      if (!h || !n) continue;
-      const overhead = (h.p99 - n.p99) / 1000;
-      goalRows.push([num(rate), `${num((h.p50 - n.p50) / 1000, 2)} ms`, `${num(overhead, 2)} ms`, rate === 10_000 ? verdict(overhead <= 1) : '—']);
+      for (const system of ['herald', 'herald-recovery'] as const) {
+        const h = rows.find((r) => r.system === system && r.eventsPerSecond === rate);
+        if (!h || !n) continue;
+        const overhead = (h.p99 - n.p99) / 1000;
+        goalRows.push([h.label, num(rate), `${num((h.p50 - n.p50) / 1000, 2)} ms`, `${num(overhead, 2)} ms`, rate === 10_000 ? verdict(overhead <= 1) : '—']);
+      }
     }
     out.push('', 'Goal: p99 overhead over bare NATS ≤ 1 ms at 10k events/s.', '');
-    out.push(table(['events/s', 'p50 overhead', 'p99 overhead', 'goal'], goalRows));
+    out.push(table(['path', 'events/s', 'p50 overhead', 'p99 overhead', 'goal'], goalRows));
+    const recoveryRows: string[][] = [];
+    for (const rate of o.latencyRates) {
+      const on = rows.find((r) => r.system === 'herald-recovery' && r.eventsPerSecond === rate);
+      const off = rows.find((r) => r.system === 'herald' && r.eventsPerSecond === rate);
+      const n = rows.find((r) => r.system === 'raw-nats' && r.eventsPerSecond === rate);
+      if (!on || !off || !n) continue;
+      const overOff = (on.p99 - off.p99) / 1000;
+      const overNats = (on.p99 - n.p99) / 1000;
+      recoveryRows.push([
+        num(rate),
+        `${num((on.p50 - off.p50) / 1000, 2)} ms`,
+        `${num(overOff, 2)} ms`,
+        rate === 10_000 ? `≤ 1 ms ${verdict(overOff <= 1)}` : '—',
+        `${num(overNats, 2)} ms`,
+        rate === 10_000 ? `≤ 2 ms ${verdict(overNats <= 2)}` : '—',
+      ]);
+    }
+    if (recoveryRows.length > 0) {
+      out.push('', 'Recovery (§6): what the event log adds to emit → client (on − off), and on over bare NATS.', '');
+      out.push(table(['events/s', 'p50 on − off', 'p99 on − off', 'goal', 'p99 on − bare NATS', 'goal'], recoveryRows));
+    }
     for (const e of results.latency.errors) out.push('', `Failed: ${e}`);
     for (const w of results.latency.natsWarnings ?? []) out.push('', `nats-server: ${w}`);
   }

@@ -11,7 +11,8 @@ import { WorkerProcess } from '../lib/worker-process.js';
 import { say } from './common.js';
 
 export interface LatencyRow {
-  system: 'herald' | 'raw-nats';
+  /** `herald`: recovery off (HERALD_RECOVERY_WINDOW_S=0); `herald-recovery`: on (300 s, the event log in JetStream). */
+  system: 'herald' | 'herald-recovery' | 'raw-nats';
   label: string;
   eventsPerSecond: number;
   /** Microseconds, emit (publisher call) → frame read by the client (or message read by the NATS subscriber). */
@@ -28,10 +29,14 @@ export interface LatencyRow {
   publisherMaxLagMs: number;
   /** Publishes refused (these events were never sent). */
   publishErrors: number;
+  /** Which run (the order of the systems alternates between runs). */
+  run?: number;
 }
 
 export interface LatencyResult {
   sockets: number;
+  /** Runs of every system (rows carry `run`; the report takes medians). */
+  runs?: number;
   rows: LatencyRow[];
   errors: string[];
   /** What nats-server warned about during the runs (slow consumers drop messages). */
@@ -96,70 +101,111 @@ async function measureRate(
   return row;
 }
 
+type LatencySystem = LatencyRow['system'];
+
+const SYSTEMS: { system: LatencySystem; label: string }[] = [
+  { system: 'herald', label: 'Herald ×2 + NATS → WebSocket, recovery off' },
+  { system: 'herald-recovery', label: 'Herald ×2 + NATS → WebSocket, recovery on' },
+  { system: 'raw-nats', label: 'bare NATS publish → subscribe' },
+];
+
+/** Two Herald pods on `nats`, the clients split over them, every rate in turn. */
+async function measureHerald(
+  system: 'herald' | 'herald-recovery',
+  label: string,
+  natsUrl: string,
+  names: { subject: string; stream: string },
+  options: BenchOptions,
+  run: number,
+): Promise<LatencyRow[]> {
+  const users = options.latencySockets;
+  const recovery = system === 'herald-recovery';
+  // Recovery on: a stream of its own (pods read a stream from its first message); off: core NATS.
+  const extra: Record<string, string> = recovery
+    ? { HERALD_NATS_SUBJECT: names.subject, HERALD_NATS_STREAM: names.stream, HERALD_RECOVERY_WINDOW_S: '300' }
+    : { HERALD_NATS_SUBJECT: names.subject, HERALD_RECOVERY_WINDOW_S: '0' };
+  const env = heraldEnv({ bus: 'nats', brokers: { nats: natsUrl }, extra });
+  const pods = await Promise.all([startHeraldPod('bun', env, `${system}-a`), startHeraldPod('bun', env, `${system}-b`)]);
+  const fleet = ClientFleet.start(1);
+  const publisher = WorkerProcess.start('publisher', BUN, [`${ROOT}bench/load/publisher-worker.ts`]);
+  try {
+    const opened = await fleet.connect({
+      protocol: 'herald',
+      jwtSecret: JWT_SECRET,
+      latency: true,
+      targets: [
+        { port: pods[0]!.port, from: 0, to: Math.floor(users / 2) },
+        { port: pods[1]!.port, from: Math.floor(users / 2), to: users },
+      ],
+    });
+    if (opened.failed > 0) throw new Error(`${opened.failed} sockets failed: ${opened.errors.join('; ')}`);
+    const receiver: Receiver = { events: async () => (await fleet.stats()).events, latency: () => fleet.latency() };
+    const transport: PublishTransport = recovery
+      ? { kind: 'herald-nats', servers: [natsUrl], subject: names.subject, stream: names.stream, recoveryWindowS: 300 }
+      : { kind: 'herald-nats', servers: [natsUrl], subject: names.subject, recoveryWindowS: 0 };
+    const rows: LatencyRow[] = [];
+    for (const rate of options.latencyRates) {
+      rows.push({ ...(await measureRate(system, label, receiver, publisher, transport, users, rate, options)), run });
+    }
+    return rows;
+  } finally {
+    await publisher.request({ cmd: 'close' }, 5_000).catch(() => undefined);
+    await Promise.all([fleet.stop(), publisher.stop(), ...pods.map((p) => p.stop())]);
+  }
+}
+
+/** Bare NATS publish → subscribe, same payload and rates, on the same nats-server: the baseline. */
+async function measureRawNats(label: string, natsUrl: string, subject: string, options: BenchOptions, run: number): Promise<LatencyRow[]> {
+  const subscriber = WorkerProcess.start('nats-subscriber', BUN, [`${ROOT}bench/load/nats-subscriber-worker.ts`]);
+  const rawPublisher = WorkerProcess.start('raw-publisher', BUN, [`${ROOT}bench/load/publisher-worker.ts`]);
+  try {
+    await subscriber.request({ cmd: 'subscribe', servers: [natsUrl], subject });
+    const receiver: Receiver = {
+      events: async () => (await subscriber.request<{ events: number }>({ cmd: 'stats' })).events,
+      latency: async () =>
+        hdr.decodeFromCompressedBase64((await subscriber.request<LatencyReport>({ cmd: 'latency' })).histogram),
+    };
+    const transport: PublishTransport = { kind: 'raw-nats', servers: [natsUrl], subject };
+    const rows: LatencyRow[] = [];
+    for (const rate of options.latencyRates) {
+      rows.push({ ...(await measureRate('raw-nats', label, receiver, rawPublisher, transport, options.latencySockets, rate, options)), run });
+    }
+    return rows;
+  } finally {
+    await rawPublisher.request({ cmd: 'close' }, 5_000).catch(() => undefined);
+    await subscriber.request({ cmd: 'close' }, 5_000).catch(() => undefined);
+    await Promise.all([subscriber.stop(), rawPublisher.stop()]);
+  }
+}
+
 /**
  * Scenario 3: fixed-rate publishing through Herald's publisher client to two pods over NATS,
- * one event to one user each, timestamps in the payload; then bare NATS publish → subscribe
- * at the same rates on the same private nats-server.
+ * one event to one user each, timestamps in the payload, with recovery off and on; and bare
+ * NATS publish → subscribe at the same rates on the same private nats-server. Each run
+ * measures the three in turn, the order reversed every other run; the report takes medians.
  */
 export async function runLatency(options: BenchOptions): Promise<LatencyResult> {
   const nats = await startNats();
-  const subject = `bench.latency.${Math.random().toString(36).slice(2, 8)}`;
-  const users = options.latencySockets;
+  const base = `bench.latency.${Math.random().toString(36).slice(2, 8)}`;
   const rows: LatencyRow[] = [];
   const errors: string[] = [];
+  let starts = 0;
   try {
-    const env = heraldEnv({ bus: 'nats', brokers: { nats: nats.url }, extra: { HERALD_NATS_SUBJECT: subject } });
-    const pods = await Promise.all([startHeraldPod('bun', env, 'latency-a'), startHeraldPod('bun', env, 'latency-b')]);
-    const fleet = ClientFleet.start(1);
-    const publisher = WorkerProcess.start('publisher', BUN, [`${ROOT}bench/load/publisher-worker.ts`]);
-    try {
-      const opened = await fleet.connect({
-        protocol: 'herald',
-        jwtSecret: JWT_SECRET,
-        latency: true,
-        targets: [
-          { port: pods[0]!.port, from: 0, to: Math.floor(users / 2) },
-          { port: pods[1]!.port, from: Math.floor(users / 2), to: users },
-        ],
-      });
-      if (opened.failed > 0) throw new Error(`${opened.failed} sockets failed: ${opened.errors.join('; ')}`);
-      const receiver: Receiver = { events: async () => (await fleet.stats()).events, latency: () => fleet.latency() };
-      const transport: PublishTransport = { kind: 'herald-nats', servers: [nats.url], subject };
-      for (const rate of options.latencyRates) {
-        rows.push(await measureRate('herald', 'Herald ×2 + NATS → WebSocket', receiver, publisher, transport, users, rate, options));
+    for (let run = 0; run < options.runs; run++) {
+      const order = run % 2 === 0 ? SYSTEMS : [...SYSTEMS].reverse();
+      for (const { system, label } of order) {
+        const n = ++starts;
+        try {
+          if (system === 'raw-nats') rows.push(...(await measureRawNats(label, nats.url, `${base}.raw${n}`, options, run)));
+          else rows.push(...(await measureHerald(system, label, nats.url, { subject: `${base}.s${n}`, stream: `BENCH_LAT_${n}_${base.slice(-6)}` }, options, run)));
+        } catch (error) {
+          errors.push(`${system} (run ${run}): ${(error as Error).message}`);
+          say(`latency ${system} FAILED ${(error as Error).message}`);
+        }
       }
-    } catch (error) {
-      errors.push(`herald: ${(error as Error).message}`);
-      say(`latency herald FAILED ${(error as Error).message}`);
-    } finally {
-      await publisher.request({ cmd: 'close' }, 5_000).catch(() => undefined);
-      await Promise.all([fleet.stop(), publisher.stop(), ...pods.map((p) => p.stop())]);
-    }
-
-    const subscriber = WorkerProcess.start('nats-subscriber', BUN, [`${ROOT}bench/load/nats-subscriber-worker.ts`]);
-    const rawPublisher = WorkerProcess.start('raw-publisher', BUN, [`${ROOT}bench/load/publisher-worker.ts`]);
-    try {
-      const rawSubject = `${subject}.raw`;
-      await subscriber.request({ cmd: 'subscribe', servers: [nats.url], subject: rawSubject });
-      const receiver: Receiver = {
-        events: async () => (await subscriber.request<{ events: number }>({ cmd: 'stats' })).events,
-        latency: async () =>
-          hdr.decodeFromCompressedBase64((await subscriber.request<LatencyReport>({ cmd: 'latency' })).histogram),
-      };
-      const transport: PublishTransport = { kind: 'raw-nats', servers: [nats.url], subject: rawSubject };
-      for (const rate of options.latencyRates) {
-        rows.push(await measureRate('raw-nats', 'bare NATS publish → subscribe', receiver, rawPublisher, transport, users, rate, options));
-      }
-    } catch (error) {
-      errors.push(`raw-nats: ${(error as Error).message}`);
-      say(`latency raw NATS FAILED ${(error as Error).message}`);
-    } finally {
-      await rawPublisher.request({ cmd: 'close' }, 5_000).catch(() => undefined);
-      await subscriber.request({ cmd: 'close' }, 5_000).catch(() => undefined);
-      await Promise.all([subscriber.stop(), rawPublisher.stop()]);
     }
   } finally {
     await nats.stop();
   }
-  return { sockets: users, rows, errors, natsWarnings: nats.warnings };
+  return { sockets: options.latencySockets, runs: options.runs, rows, errors, natsWarnings: nats.warnings };
 }
