@@ -17,6 +17,8 @@ import { runCluster } from './scenarios/cluster.js';
 import { say } from './scenarios/common.js';
 import { runFanout } from './scenarios/fanout.js';
 import { runLatency } from './scenarios/latency.js';
+import { runRecoveryMemory } from './scenarios/recovery-memory.js';
+import { runResumeStorm } from './scenarios/resume-storm.js';
 import { runBackpressure } from './scenarios/tuning.js';
 
 const RESULTS_DIR = `${ROOT}bench/results`;
@@ -97,6 +99,8 @@ const steps: [string, () => Promise<void>][] = [
   ['capacity', async () => void (results.capacity = await runCapacity(options))],
   ['churn', async () => void (results.churn = await runChurn(options))],
   ['backpressure', async () => void (results.backpressure = await runBackpressure(options))],
+  ['resume-storm', async () => void (results.resumeStorm = await runResumeStorm(options))],
+  ['recovery-memory', async () => void (results.recoveryMemory = await runRecoveryMemory(options))],
 ];
 for (const [name, step] of steps) {
   if (!options.scenarios.includes(name as BenchOptions['scenarios'][number])) continue;

@@ -129,8 +129,11 @@ async function startFlat(command: FlatCommand): Promise<{ bodies: number; delive
   return { bodies: bodies.length, deliveriesPerPass: bodies.reduce((n, b) => n + b.deliveries, 0) };
 }
 
+let rateStopped = false;
+
 async function runRate(command: RateCommand): Promise<PublishProgress> {
   sink ??= await openSink(command.transport);
+  rateStopped = false;
   const users = command.to - command.from;
   const total = Math.round((command.eventsPerSecond * command.durationMs) / 1000);
   const start = monotonicMicros();
@@ -150,7 +153,7 @@ async function runRate(command: RateCommand): Promise<PublishProgress> {
         progress.deliveries += batch.length;
         progress.requests++;
       }
-      if (sent >= total) resolve();
+      if (sent >= total || rateStopped) resolve();
       else setTimeout(tick, 1);
     };
     tick();
@@ -179,6 +182,9 @@ serveCommands(async (command) => {
       return stop();
     case 'rate':
       return runRate(command as unknown as RateCommand);
+    case 'stop-rate':
+      rateStopped = true;
+      return progress;
     case 'reset':
       Object.assign(progress, { events: 0, deliveries: 0, requests: 0, errors: 0, lastError: undefined, maxLagMs: 0 });
       credit = 0;

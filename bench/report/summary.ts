@@ -1,6 +1,8 @@
 import type { FlatRow } from '../scenarios/common.js';
 import { median } from '../lib/measure.js';
 import type { LatencyRow } from '../scenarios/latency.js';
+import { fitPerTarget, type RecoveryMemoryRow } from '../scenarios/recovery-memory.js';
+import { stormMedians } from '../scenarios/resume-storm.js';
 import type { BenchResults } from './results.js';
 
 export interface Cell {
@@ -329,6 +331,85 @@ export function renderMarkdown(results: BenchResults): string {
         ]),
       ),
     );
+  }
+  if (results.resumeStorm) {
+    const storm = results.resumeStorm;
+    const since = stormMedians(storm.rows, 'since');
+    const plain = stormMedians(storm.rows, 'plain');
+    const any = since ?? plain;
+    if (any) {
+      out.push(
+        '',
+        `## Recovery: resume storm (one Bun pod, local bus, ${num(any.sockets)} sockets from ${any.clientProcesses} client processes, ` +
+          `${any.missed} missed events each, ${any.concurrency > 0 ? `${any.concurrency} handshakes in flight per process` : 'all at once'}; medians of ${any.run} run(s))`,
+        '',
+      );
+      const row = (r: ReturnType<typeof stormMedians>) =>
+        r
+          ? [
+              r.mode === 'since' ? `resume with since (${r.missed} replayed each)` : 'reconnect without since (reference)',
+              num(r.allDoneMs),
+              `${num(r.doneP50Ms)} / ${num(r.doneP99Ms)}`,
+              `${num(r.resumed)} / ${num(r.sockets)}${r.failed ? ` (${num(r.failed)} failed: ${r.errors[0] ?? ''})` : ''}`,
+              r.mode === 'since' ? `${num(r.gaps)} / ${num(r.wrongReplayed)}` : '—',
+              `${num(r.framesReceived)} / ${num(r.mode === 'since' ? r.sockets * r.missed : 0)}${r.outOfOrder ? `, ${num(r.outOfOrder)} out of order` : ''}`,
+              num(r.podCpuS, 2),
+              num(r.podCores, 2),
+              `${num(r.liveBefore.p50)} / ${num(r.liveBefore.p99)}`,
+              `${num(r.liveDuring.p50)} / ${num(r.liveDuring.p99)} (max ${num(r.liveDuring.max)})`,
+            ]
+          : [];
+      out.push(
+        table(
+          ['storm', 'all done (ms)', 'per socket p50 / p99 (ms)', 'done', 'gap / wrong welcomes', 'frames after welcome / expected', 'pod CPU-s', 'pod cores', `live p50 / p99 before (µs)`, 'live p50 / p99 during (µs)'],
+          [row(since), row(plain)].filter((r) => r.length > 0),
+        ),
+      );
+      if (since && plain) {
+        out.push(
+          '',
+          `Replay storm ÷ plain reconnect storm: time ${num(since.allDoneMs / plain.allDoneMs, 2)} ×, pod CPU ${num(since.podCpuS / plain.podCpuS, 2)} ×; ` +
+            `live p99 during ÷ before: ${num(since.liveDuring.p99 / since.liveBefore.p99, 1)} × (since), ${num(plain.liveDuring.p99 / plain.liveBefore.p99, 1)} × (plain). ` +
+            `Live traffic: ${num(any.liveSockets)} sockets, ${num(any.liveRate)} events/s over HTTP.`,
+        );
+      }
+    }
+    for (const e of storm.errors) out.push('', `Failed: ${e}`);
+  }
+
+  if (results.recoveryMemory) {
+    const mem = results.recoveryMemory;
+    out.push('', `## Recovery: memory per kept event (one pod, local bus, no sockets, ${num(mem.users)} users; full GC before and after)`, '');
+    const on = mem.rows.filter((r) => r.recovery);
+    const control = (r: RecoveryMemoryRow) => mem.rows.find((c) => !c.recovery && c.runtime === r.runtime && c.targets === r.targets);
+    const real = (r: RecoveryMemoryRow) => r.heapBytesPerEvent - (control(r)?.heapBytesPerEvent ?? 0);
+    out.push(
+      table(
+        ['runtime', 'targets per event', 'events', 'heap B/event', 'RSS B/event', 'heap B/event, recovery off (control)', 'counted B/event (herald_recovery_bytes)', 'frame bytes in the count', 'real ÷ counted (heap on − off)'],
+        on.map((r) => [
+          r.runtime,
+          num(r.targets),
+          num(r.events),
+          num(r.heapBytesPerEvent),
+          num(r.rssBytesPerEvent),
+          num(control(r)?.heapBytesPerEvent ?? Number.NaN),
+          num(r.countedBytesPerEvent),
+          num(r.frameBytes),
+          `${num(real(r) / r.countedBytesPerEvent, 2)} ×`,
+        ]),
+      ),
+    );
+    const fits: string[] = [];
+    for (const runtime of [...new Set(on.map((r) => r.runtime))]) {
+      const rows = on.filter((r) => r.runtime === runtime);
+      const measured = fitPerTarget(rows, real);
+      const counted = fitPerTarget(rows, (r) => r.countedBytesPerEvent);
+      fits.push(
+        `${runtime}: real ≈ ${num(measured.perEvent)} + ${num(measured.perTarget)} × targets bytes per event; counted = ${num(counted.perEvent)} + ${num(counted.perTarget)} × targets`,
+      );
+    }
+    if (fits.length > 0) out.push('', `Least-squares fit over targets per event (heap, recovery on − off): ${fits.join('; ')}.`);
+    for (const e of mem.errors) out.push('', `Failed: ${e}`);
   }
   for (const e of results.errors) out.push('', `**Scenario failed**: ${e}`);
   return out.join('\n') + '\n';

@@ -29,9 +29,13 @@ export async function memoryAfterGc(pod: ServerProcess): Promise<MemoryReading> 
 }
 
 /** Herald's registry gauges from /metrics (0 for a peer without them). */
-export async function registries(pod: ServerProcess): Promise<Record<string, number>> {
+export function registries(pod: ServerProcess): Promise<Record<string, number>> {
+  return metricValues(pod, ['herald_connections', 'herald_user_topics', 'herald_token_expiry_entries']);
+}
+
+/** Unlabelled metrics from a Herald pod's /metrics, by name (NaN when absent). */
+export async function metricValues(pod: ServerProcess, names: string[]): Promise<Record<string, number>> {
   const text = await (await fetch(`http://127.0.0.1:${pod.port}/metrics`)).text();
-  const names = ['herald_connections', 'herald_user_topics', 'herald_token_expiry_entries'];
   const values: Record<string, number> = {};
   for (const name of names) {
     const line = text.split('\n').find((l) => l.startsWith(`${name} `));
