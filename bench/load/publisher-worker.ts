@@ -9,6 +9,7 @@ import { connectAmqpPublisher, connectNatsPublisher } from '../../src/publisher/
 import type { HeraldPublisher } from '../../src/publisher/index.js';
 import { buildBodies, eventContent, EVENT_TYPE, type Body } from '../lib/event-stream.js';
 import { monotonicMicros } from '../lib/clock.js';
+import { KeepAlivePool } from '../lib/keep-alive-pool.js';
 import { serveCommands } from '../lib/worker-side.js';
 import type { FlatCommand, PublishProgress, PublishTransport, RateCommand } from './publisher-protocol.js';
 
@@ -28,14 +29,40 @@ async function openSink(transport: PublishTransport): Promise<Sink> {
       const text = await response.text();
       if (response.status !== 202 && response.status !== 200) throw new Error(`HTTP ${response.status}: ${text.slice(0, 200)}`);
     };
+    const connections = transport.connections ?? 0;
+    const pool = connections > 0 ? await KeepAlivePool.open(transport.url, transport.token, connections) : undefined;
+    // With a pool: events wait while every connection is busy and go out together in the next
+    // request (up to Herald's 1000), as a publisher under backpressure batches. Each keeps the
+    // stamp of when it was due, so the wait counts as latency.
+    let pending: string[] = [];
+    let inFlight = 0;
+    const pump = () => {
+      while (pool && inFlight < connections && pending.length > 0) {
+        const batch = pending.length <= 1000 ? pending : pending.slice(0, 1000);
+        pending = pending.length <= 1000 ? [] : pending.slice(1000);
+        inFlight++;
+        pool
+          .post(`[${batch.join(',')}]`)
+          .then((status) => {
+            if (status !== 202) recordError(new Error(`HTTP ${status}`));
+          }, recordError)
+          .finally(() => {
+            inFlight--;
+            pump();
+          });
+      }
+    };
     return {
       body: (body) => post(body.bytes),
       many: (userIds, t) => {
-        post(JSON.stringify(userIds.map((u) => ({ type: EVENT_TYPE, content: eventContent(t), targetUsers: [u] })))).catch(
-          recordError,
-        );
+        if (!pool) {
+          post(JSON.stringify(userIds.map((u) => ({ type: EVENT_TYPE, content: eventContent(t), targetUsers: [u] })))).catch(recordError);
+          return;
+        }
+        for (const u of userIds) pending.push(JSON.stringify({ type: EVENT_TYPE, content: eventContent(t), targetUsers: [u] }));
+        pump();
       },
-      close: async () => {},
+      close: async () => pool?.close(),
     };
   }
   if (transport.kind === 'herald-nats' || transport.kind === 'herald-amqp') {

@@ -349,19 +349,21 @@ export function renderMarkdown(results: BenchResults): string {
           ? [
               r.mode === 'since' ? `resume with since (${r.missed} replayed each)` : 'reconnect without since (reference)',
               num(r.allDoneMs),
+              num(r.listenOverflows),
               `${num(r.doneP50Ms)} / ${num(r.doneP99Ms)}`,
               `${num(r.resumed)} / ${num(r.sockets)}${r.failed ? ` (${num(r.failed)} failed: ${r.errors[0] ?? ''})` : ''}`,
               r.mode === 'since' ? `${num(r.gaps)} / ${num(r.wrongReplayed)}` : '—',
               `${num(r.framesReceived)} / ${num(r.mode === 'since' ? r.sockets * r.missed : 0)}${r.outOfOrder ? `, ${num(r.outOfOrder)} out of order` : ''}`,
               num(r.podCpuS, 2),
               num(r.podCores, 2),
+              `${num(r.clientCores, 2)} / ${num(r.machineCores, 2)}`,
               `${num(r.liveBefore.p50)} / ${num(r.liveBefore.p99)}`,
               `${num(r.liveDuring.p50)} / ${num(r.liveDuring.p99)} (max ${num(r.liveDuring.max)})`,
             ]
           : [];
       out.push(
         table(
-          ['storm', 'all done (ms)', 'per socket p50 / p99 (ms)', 'done', 'gap / wrong welcomes', 'frames after welcome / expected', 'pod CPU-s', 'pod cores', `live p50 / p99 before (µs)`, 'live p50 / p99 during (µs)'],
+          ['storm', 'all done (ms)', 'accept-queue overflows', 'per socket p50 / p99 (ms)', 'done', 'gap / wrong welcomes', 'frames after welcome / expected', 'pod CPU-s', 'pod cores', 'clients / machine cores', `live p50 / p99 before (µs)`, 'live p50 / p99 during (µs)'],
           [row(since), row(plain)].filter((r) => r.length > 0),
         ),
       );

@@ -5,7 +5,7 @@ import type { PublishProgress } from '../load/publisher-protocol.js';
 import { publishBulk } from '../lib/bulk-publish.js';
 import { median, sleep } from '../lib/measure.js';
 import type { BenchOptions } from '../lib/options.js';
-import { sampleProcess } from '../lib/proc-stats.js';
+import { listenOverflows, machineCpuTicks, sampleProcess, sampleProcesses } from '../lib/proc-stats.js';
 import { WorkerProcess } from '../lib/worker-process.js';
 import { say } from './common.js';
 import { metricValues } from './pod-memory.js';
@@ -13,6 +13,8 @@ import { metricValues } from './pod-memory.js';
 /** Sockets per client process of the storm (capacity's figure: well under 20,000 open files). */
 const STORM_SOCKETS_PER_PROCESS = 5_000;
 const REPLAY_TIMEOUT_MS = 120_000;
+/** Keep-alive connections of the live publisher, opened before the storm (a new one would wait in the flooded accept queue). */
+const LIVE_CONNECTIONS = 4;
 
 export interface LatencySummary {
   p50: number;
@@ -57,6 +59,11 @@ export interface StormRow {
   liveDuring: LatencySummary;
   liveRate: number;
   liveSockets: number;
+  /** The storm's client processes, and the whole machine, over the storm (cores; 2 = the machine saturated). */
+  clientCores: number;
+  machineCores: number;
+  /** Handshakes the kernel dropped because the pod's accept queue (512) was full, over the storm (TcpExt ListenOverflows). */
+  listenOverflows: number;
   /** Everything the live publisher sent and the live sockets got over the whole run. */
   livePublished: number;
   liveReceived: number;
@@ -132,10 +139,11 @@ async function storm(mode: StormRow['mode'], run: number, options: BenchOptions)
 
     // Live traffic to the other sockets for the rest of the run; a quiet window first.
     await publisher.request({ cmd: 'reset' });
+    const liveBase = (await live.stats()).events;
     rate = publisher.request<PublishProgress>(
       {
         cmd: 'rate',
-        transport: { kind: 'http', url: `http://127.0.0.1:${pod.port}/v1/events`, token: PUBLISH_TOKEN },
+        transport: { kind: 'http', url: `http://127.0.0.1:${pod.port}/v1/events`, token: PUBLISH_TOKEN, connections: LIVE_CONNECTIONS },
         from: sockets,
         to: sockets + liveSockets,
         eventsPerSecond: liveRate,
@@ -150,18 +158,27 @@ async function storm(mode: StormRow['mode'], run: number, options: BenchOptions)
 
     const metrics0 = await metricValues(pod, ['herald_recovery_replayed_total', 'herald_recovery_gaps_total']);
     const cpu0 = sampleProcess(pod.pid);
+    const clients0 = sampleProcesses(fleet.pids);
+    const machine0 = machineCpuTicks();
+    const overflows0 = listenOverflows();
     const t0 = performance.now();
     const result = await fleet.resume({ mode, expected: mode === 'since' ? missed : 0, concurrency: options.stormConcurrency, timeoutMs: REPLAY_TIMEOUT_MS });
     const allDoneMs = performance.now() - t0;
     const cpu1 = sampleProcess(pod.pid);
-    const liveDuring = summarize(await live.latency());
+    const clients1 = sampleProcesses(fleet.pids);
+    const machine1 = machineCpuTicks();
+    const overflows1 = listenOverflows();
     const metrics1 = await metricValues(pod, ['herald_recovery_replayed_total', 'herald_recovery_gaps_total']);
+    // The live events sent up to the storm's end, all of them delivered (however late), make "during".
     await publisher.request({ cmd: 'stop-rate' });
     const published = await rate;
     rate = undefined;
-    // Stragglers of the live stream, then what the storm sockets got in all (a double replay would show).
-    await sleep(500);
+    const liveTarget = liveBase + published.events;
+    await waitUntil('live stragglers', async () => (await live.stats()).events >= liveTarget, 30_000).catch((error: Error) => say(error.message));
+    const liveDuring = summarize(await live.latency());
     const liveStats = await live.stats();
+    // What the storm sockets got in all, stragglers included (a double replay would show).
+    await sleep(500);
     const stormFrames = (await fleet.stats()).events - sockets;
     const doneSorted = [...result.doneMs].sort((a, b) => a - b);
     const podCpuS = cpu0 && cpu1 ? cpu1.cpuS - cpu0.cpuS : Number.NaN;
@@ -193,14 +210,17 @@ async function storm(mode: StormRow['mode'], run: number, options: BenchOptions)
       liveRate,
       liveSockets,
       livePublished: published.events,
-      liveReceived: liveStats.events,
+      liveReceived: liveStats.events - liveBase,
+      clientCores: (clients1.cpuS - clients0.cpuS) / (allDoneMs / 1000),
+      listenOverflows: overflows1 - overflows0,
+      machineCores: ((machine1.busy - machine0.busy) / (machine1.total - machine0.total)) * 2,
     };
     say(
       `storm ${mode} run ${run}: ${row.resumed}/${sockets} done in ${allDoneMs.toFixed(0)} ms (p50 ${row.doneP50Ms} ms, p99 ${row.doneP99Ms} ms), ` +
         `${row.failed} failed${row.errors[0] ? ` (${row.errors[0]})` : ''}, gaps ${row.gaps}, wrong ${row.wrongReplayed}, frames ${stormFrames}, ` +
-        `out of order ${row.outOfOrder}; pod ${podCpuS.toFixed(2)} CPU-s (${row.podCores.toFixed(2)} cores); ` +
+        `out of order ${row.outOfOrder}, ${row.listenOverflows} listen-queue overflows; pod ${podCpuS.toFixed(2)} CPU-s (${row.podCores.toFixed(2)} cores); ` +
         `live p50/p99 ${liveBefore.p50}/${liveBefore.p99} µs before, ${liveDuring.p50}/${liveDuring.p99} µs during; ` +
-        `live ${liveStats.events}/${published.events}${published.errors ? `, ${published.errors} publish errors (${published.lastError})` : ''}`,
+        `clients ${row.clientCores.toFixed(2)} cores, machine ${row.machineCores.toFixed(2)}; live ${row.liveReceived}/${published.events}${published.errors ? `, ${published.errors} publish errors (${published.lastError})` : ''}`,
     );
     return row;
   } finally {
@@ -263,6 +283,9 @@ export function stormMedians(rows: StormRow[], mode: StormRow['mode']): StormRow
     podCpuS: m((r) => r.podCpuS),
     podCores: m((r) => r.podCores),
     podRssMiB: m((r) => r.podRssMiB),
+    clientCores: m((r) => r.clientCores),
+    machineCores: m((r) => r.machineCores),
+    listenOverflows: m((r) => r.listenOverflows),
     replayedMetric: m((r) => r.replayedMetric),
     gapsMetric: m((r) => r.gapsMetric),
     liveBefore: lat((r) => r.liveBefore),
