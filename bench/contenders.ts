@@ -101,6 +101,12 @@ export const ONE_POD: Contender[] = [
     start: async () => running([await startHeraldPod('bun', heraldEnv(), 'herald-bun')], 'herald'),
   },
   {
+    id: 'herald-bun-norecovery',
+    label: 'Herald on Bun, recovery off',
+    note: 'bun src/main.ts, HERALD_BUS=local, HERALD_RECOVERY_WINDOW_S=0 (herald-bun has recovery on, the default)',
+    start: async () => running([await startHeraldPod('bun', heraldEnv({ extra: { HERALD_RECOVERY_WINDOW_S: '0' } }), 'herald-bun-norecovery')], 'herald'),
+  },
+  {
     id: 'herald-node',
     label: 'Herald on Node/uWS.js',
     note: 'node dist/node/main.js, HERALD_BUS=local',

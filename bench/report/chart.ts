@@ -4,6 +4,7 @@ import { cells, latencyMedians, targetingLabel, type Cell } from './summary.js';
 const COLORS: Record<string, string> = {
   'raw-bun': '#9aa0a6',
   'herald-bun': '#1a73e8',
+  'herald-bun-norecovery': '#8ab4f8',
   'herald-node': '#12b5cb',
   'ws-node': '#f29900',
   socketio: '#d93025',

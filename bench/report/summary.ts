@@ -159,6 +159,24 @@ export function renderMarkdown(results: BenchResults): string {
     }
     out.push('Goal: Herald on Bun ≥ 0.9 × raw Bun.serve in frames/s and in CPU per frame (raw CPU ÷ Herald CPU).', '');
     out.push(table(['cell', 'frames/s ratio', 'goal', 'CPU-per-frame ratio', 'goal'], goalRows));
+    const recoveryRows: string[][] = [];
+    for (const sockets of o.fanoutSizes) {
+      for (const t of o.targetings) {
+        const on = find(list, 'herald-bun', sockets, t);
+        const off = find(list, 'herald-bun-norecovery', sockets, t);
+        if (!on || !off) continue;
+        recoveryRows.push([
+          `${num(sockets)} sockets, ${targetingLabel(t)}`,
+          `${num(on.framesPerS / off.framesPerS, 2)} ×`,
+          `${num(on.cpuSPerMFrames, 2)} / ${num(off.cpuSPerMFrames, 2)}`,
+          `${num(on.serverRssMiB)} / ${num(off.serverRssMiB)}`,
+        ]);
+      }
+    }
+    if (recoveryRows.length > 0) {
+      out.push('', 'Recovery (§6) on one pod, local bus: herald-bun (on, the default) ÷ herald-bun-norecovery (HERALD_RECOVERY_WINDOW_S=0).', '');
+      out.push(table(['cell', 'frames/s on ÷ off', 'CPU-s per M frames (on / off)', 'RSS MiB (on / off)'], recoveryRows));
+    }
     for (const f of results.fanout.failed) out.push('', `Failed: ${f.contender} at ${f.sockets} sockets (run ${f.run}): ${f.error}`);
   }
 
