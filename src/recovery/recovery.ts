@@ -1,5 +1,5 @@
 import type { Metrics } from '../metrics.js';
-import { RecentEvents, type RecentEvent } from './recent-events.js';
+import { RecentEvents, type KeptEvent, type RecentEvent } from './recent-events.js';
 import type { Since } from './since.js';
 
 /** What a bus that keeps an event log says about it before it delivers the first message. */
@@ -13,7 +13,7 @@ export interface EventLogInfo {
 /** What a socket's welcome says about the log, and the missed events to send after it. */
 export interface Resume<Frame> {
   welcome: { epoch?: string; seq?: number; gap?: boolean; replayed?: number };
-  events: readonly RecentEvent<Frame>[];
+  events: readonly KeptEvent<Frame>[];
 }
 
 export interface RecoveryOptions {
