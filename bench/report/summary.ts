@@ -97,6 +97,18 @@ function flatTable(list: Cell[]): string {
   );
 }
 
+/** on ÷ off frames/s of each run (the order alternates between runs), e.g. "0.52, 0.84, 1.41". */
+function perRunRatios(rows: FlatRow[], on: string, off: string, sockets: number, targeting: string): string {
+  const pick = (id: string) => rows.filter((r) => r.contender === id && r.sockets === sockets && r.targeting === targeting);
+  const offRows = pick(off);
+  return pick(on)
+    .map((r) => {
+      const o = offRows.find((x) => x.run === r.run);
+      return o ? num(r.framesPerS / o.framesPerS, 2) : '—';
+    })
+    .join(', ');
+}
+
 /** One row per system × rate: the median of each percentile over the runs; counts summed. */
 export function latencyMedians(rows: LatencyRow[]): LatencyRow[] {
   const groups = new Map<string, LatencyRow[]>();
@@ -168,14 +180,16 @@ export function renderMarkdown(results: BenchResults): string {
         recoveryRows.push([
           `${num(sockets)} sockets, ${targetingLabel(t)}`,
           `${num(on.framesPerS / off.framesPerS, 2)} ×`,
+          perRunRatios(results.fanout.rows, 'herald-bun', 'herald-bun-norecovery', sockets, t),
           `${num(on.cpuSPerMFrames, 2)} / ${num(off.cpuSPerMFrames, 2)}`,
+          `${num(off.cpuSPerMFrames / on.cpuSPerMFrames, 2)} ×`,
           `${num(on.serverRssMiB)} / ${num(off.serverRssMiB)}`,
         ]);
       }
     }
     if (recoveryRows.length > 0) {
       out.push('', 'Recovery (§6) on one pod, local bus: herald-bun (on, the default) ÷ herald-bun-norecovery (HERALD_RECOVERY_WINDOW_S=0).', '');
-      out.push(table(['cell', 'frames/s on ÷ off', 'CPU-s per M frames (on / off)', 'RSS MiB (on / off)'], recoveryRows));
+      out.push(table(['cell', 'frames/s on ÷ off (median)', 'per run', 'CPU-s per M frames (on / off)', 'CPU per frame off ÷ on', 'RSS MiB (on / off)'], recoveryRows));
     }
     for (const f of results.fanout.failed) out.push('', `Failed: ${f.contender} at ${f.sockets} sockets (run ${f.run}): ${f.error}`);
   }
@@ -220,8 +234,10 @@ export function renderMarkdown(results: BenchResults): string {
         num(on.framesPerS),
         num(off.framesPerS),
         `${num(ratio, 2)} ×`,
+        perRunRatios(results.cluster.rows, 'herald-nats-recovery', 'herald-nats', o.clusterSockets, t),
         `≥ ${goal} × ${verdict(Number.isFinite(ratio) && off.framesPerS > 0 ? ratio >= goal : undefined)}`,
         `${num(on.cpuSPerMFrames, 2)} / ${num(off.cpuSPerMFrames, 2)}`,
+        `${num(off.cpuSPerMFrames / on.cpuSPerMFrames, 2)} ×`,
         `${num(on.brokerCpuSPerMFrames, 2)} / ${num(off.brokerCpuSPerMFrames, 2)}`,
         `${num(on.serverRssMiB)} / ${num(off.serverRssMiB)}`,
       ]);
@@ -230,7 +246,7 @@ export function renderMarkdown(results: BenchResults): string {
       out.push('', 'Recovery (§6) on ÷ off, two Bun pods on NATS, publisher client. Goal: deliveries/s on ≥ 0.8 × off with 1 target per event, ≥ 0.9 × with 100.', '');
       out.push(
         table(
-          ['event to', 'on: frames/s', 'off: frames/s', 'on ÷ off', 'goal', 'pods CPU-s per M frames (on / off)', 'nats-server CPU-s per M frames (on / off)', 'pods RSS MiB (on / off)'],
+          ['event to', 'on: frames/s', 'off: frames/s', 'on ÷ off (median)', 'per run', 'goal', 'pods CPU-s per M frames (on / off)', 'pods CPU per frame off ÷ on', 'nats-server CPU-s per M frames (on / off)', 'pods RSS MiB (on / off)'],
           recoveryRows,
         ),
       );
@@ -405,14 +421,14 @@ export function renderMarkdown(results: BenchResults): string {
     const real = (r: RecoveryMemoryRow) => r.heapBytesPerEvent - (control(r)?.heapBytesPerEvent ?? 0);
     out.push(
       table(
-        ['runtime', 'targets per event', 'events', 'heap B/event', 'RSS B/event', 'heap B/event, recovery off (control)', 'counted B/event (herald_recovery_bytes)', 'frame bytes in the count', 'real ÷ counted (heap on − off)'],
+        ['runtime', 'targets per event', 'events', 'heap B/event', 'RSS B/event', 'heap / RSS B/event, recovery off (control)', 'counted B/event (herald_recovery_bytes)', 'frame bytes in the count', 'real ÷ counted (heap on − off)'],
         on.map((r) => [
           r.runtime,
           num(r.targets),
           num(r.events),
           num(r.heapBytesPerEvent),
           num(r.rssBytesPerEvent),
-          num(control(r)?.heapBytesPerEvent ?? Number.NaN),
+          `${num(control(r)?.heapBytesPerEvent ?? Number.NaN)} / ${num(control(r)?.rssBytesPerEvent ?? Number.NaN)}`,
           num(r.countedBytesPerEvent),
           num(r.frameBytes),
           `${num(real(r) / r.countedBytesPerEvent, 2)} ×`,
