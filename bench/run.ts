@@ -37,6 +37,9 @@ function build(): void {
   );
 }
 
+/** Read once: meta() is called again after each scenario, and the load then is not the load at start. */
+const loadAtStart = loadavg().map((l) => l.toFixed(2)).join(' ');
+
 function meta(options: BenchOptions, startedAt: Date): BenchResults['meta'] {
   const limits = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files')) ?? '';
   const git = (args: string[]) => spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
@@ -57,7 +60,7 @@ function meta(options: BenchOptions, startedAt: Date): BenchResults['meta'] {
       herald: JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')).version,
       commit: git(['rev-parse', '--short', 'HEAD']),
     },
-    loadAverageAtStart: loadavg().map((l) => l.toFixed(2)).join(' '),
+    loadAverageAtStart: loadAtStart,
     options,
   };
 }
