@@ -127,6 +127,9 @@ export function latencyMedians(rows: LatencyRow[]): LatencyRow[] {
     received: g.reduce((a, r) => a + r.received, 0),
     publisherMaxLagMs: Math.max(...g.map((r) => r.publisherMaxLagMs)),
     publishErrors: g.reduce((a, r) => a + r.publishErrors, 0),
+    cores: g[0]!.cores
+      ? Object.fromEntries(Object.keys(g[0]!.cores).map((k) => [k, median(g.map((r) => r.cores?.[k] ?? Number.NaN))]))
+      : undefined,
   }));
 }
 
@@ -261,8 +264,20 @@ export function renderMarkdown(results: BenchResults): string {
     out.push('', `## 3. Latency, emit → client, ${num(results.latency.sockets)} sockets over two pods (µs${runs > 1 ? `, medians of ${runs} runs` : ''})`, '');
     out.push(
       table(
-        ['path', 'events/s', 'p50', 'p99', 'p99.9', 'max', 'received', 'publisher lag max (ms)'],
-        rows.map((r) => [r.label, num(r.eventsPerSecond), num(r.p50), num(r.p99), num(r.p999), num(r.max), `${num(r.received)}/${num(r.published)}`, num(r.publisherMaxLagMs, 1)]),
+        ['path', 'events/s', 'p50', 'p99', 'p99.9', 'max', 'received', 'publisher lag max (ms)', 'cores: pods / nats-server / publisher / clients / machine'],
+        rows.map((r) => [
+          r.label,
+          num(r.eventsPerSecond),
+          num(r.p50),
+          num(r.p99),
+          num(r.p999),
+          num(r.max),
+          `${num(r.received)}/${num(r.published)}`,
+          num(r.publisherMaxLagMs, 1),
+          r.cores
+            ? ['pods', 'nats-server', 'publisher', 'clients', 'machine'].map((k) => (r.cores![k] === undefined ? '—' : num(r.cores![k]!, 2))).join(' / ')
+            : '—',
+        ]),
       ),
     );
     const goalRows: string[][] = [];

@@ -5,6 +5,7 @@ import type { LatencyReport } from '../load/client-protocol.js';
 import { ClientFleet } from '../load/fleet.js';
 import type { PublishProgress, PublishTransport } from '../load/publisher-protocol.js';
 import { sleep } from '../lib/measure.js';
+import { machineCpuTicks, sampleProcesses } from '../lib/proc-stats.js';
 import { startNats } from '../lib/nats-server.js';
 import type { BenchOptions } from '../lib/options.js';
 import { WorkerProcess } from '../lib/worker-process.js';
@@ -31,6 +32,8 @@ export interface LatencyRow {
   publishErrors: number;
   /** Which run (the order of the systems alternates between runs). */
   run?: number;
+  /** CPU over the measured part, cores: the path's processes by role, and the whole machine (2 = saturated). */
+  cores?: Record<string, number>;
 }
 
 export interface LatencyResult {
@@ -67,6 +70,7 @@ async function measureRate(
   users: number,
   rate: number,
   options: BenchOptions,
+  pids: Record<string, number[]>,
 ): Promise<LatencyRow> {
   await publisher.request({ cmd: 'reset' });
   const before = await receiver.events();
@@ -77,7 +81,16 @@ async function measureRate(
   );
   await sleep(warmupMs);
   await receiver.latency();
+  // CPU of every process in the path over the measured part: on a shared 2-core machine a path
+  // that needs more than it gets falls behind, and its latency becomes queueing.
+  const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, v]) => [k, sampleProcesses(v).cpuS]));
+  const machine0 = machineCpuTicks();
+  const t0 = performance.now();
   const published = await done;
+  const seconds = (performance.now() - t0) / 1000;
+  const machine1 = machineCpuTicks();
+  const cores = Object.fromEntries(Object.entries(pids).map(([k, v]) => [k, (sampleProcesses(v).cpuS - cpu0[k]!) / seconds]));
+  cores.machine = ((machine1.busy - machine0.busy) / (machine1.total - machine0.total)) * 2;
   // Stragglers: everything sent must arrive before the histogram is read.
   const deadline = Date.now() + 5_000;
   while ((await receiver.events()) - before < published.events && Date.now() < deadline) await sleep(20);
@@ -92,10 +105,12 @@ async function measureRate(
     received,
     publisherMaxLagMs: published.maxLagMs,
     publishErrors: published.errors,
+    cores,
   };
   say(
     `${system} ${rate}/s: p50 ${row.p50} µs, p99 ${row.p99} µs, p99.9 ${row.p999} µs, max ${row.max} µs; ` +
-      `received ${received}/${published.events}, publisher lag ≤ ${published.maxLagMs.toFixed(1)} ms` +
+      `received ${received}/${published.events}, publisher lag ≤ ${published.maxLagMs.toFixed(1)} ms; cores ` +
+      Object.entries(cores).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ') +
       (published.errors ? `, ${published.errors} publish errors (${published.lastError})` : ''),
   );
   return row;
@@ -114,6 +129,7 @@ async function measureHerald(
   system: 'herald' | 'herald-recovery',
   label: string,
   natsUrl: string,
+  natsPid: number,
   names: { subject: string; stream: string },
   options: BenchOptions,
   run: number,
@@ -145,7 +161,8 @@ async function measureHerald(
       : { kind: 'herald-nats', servers: [natsUrl], subject: names.subject, recoveryWindowS: 0 };
     const rows: LatencyRow[] = [];
     for (const rate of options.latencyRates) {
-      rows.push({ ...(await measureRate(system, label, receiver, publisher, transport, users, rate, options)), run });
+      const pids = { pods: pods.map((p) => p.pid), 'nats-server': [natsPid], publisher: [publisher.pid], clients: fleet.pids };
+      rows.push({ ...(await measureRate(system, label, receiver, publisher, transport, users, rate, options, pids)), run });
     }
     return rows;
   } finally {
@@ -155,7 +172,7 @@ async function measureHerald(
 }
 
 /** Bare NATS publish → subscribe, same payload and rates, on the same nats-server: the baseline. */
-async function measureRawNats(label: string, natsUrl: string, subject: string, options: BenchOptions, run: number): Promise<LatencyRow[]> {
+async function measureRawNats(label: string, natsUrl: string, natsPid: number, subject: string, options: BenchOptions, run: number): Promise<LatencyRow[]> {
   const subscriber = WorkerProcess.start('nats-subscriber', BUN, [`${ROOT}bench/load/nats-subscriber-worker.ts`]);
   const rawPublisher = WorkerProcess.start('raw-publisher', BUN, [`${ROOT}bench/load/publisher-worker.ts`]);
   try {
@@ -168,7 +185,8 @@ async function measureRawNats(label: string, natsUrl: string, subject: string, o
     const transport: PublishTransport = { kind: 'raw-nats', servers: [natsUrl], subject };
     const rows: LatencyRow[] = [];
     for (const rate of options.latencyRates) {
-      rows.push({ ...(await measureRate('raw-nats', label, receiver, rawPublisher, transport, options.latencySockets, rate, options)), run });
+      const pids = { 'nats-server': [natsPid], publisher: [rawPublisher.pid], clients: [subscriber.pid] };
+      rows.push({ ...(await measureRate('raw-nats', label, receiver, rawPublisher, transport, options.latencySockets, rate, options, pids)), run });
     }
     return rows;
   } finally {
@@ -196,8 +214,8 @@ export async function runLatency(options: BenchOptions): Promise<LatencyResult> 
       for (const { system, label } of order) {
         const n = ++starts;
         try {
-          if (system === 'raw-nats') rows.push(...(await measureRawNats(label, nats.url, `${base}.raw${n}`, options, run)));
-          else rows.push(...(await measureHerald(system, label, nats.url, { subject: `${base}.s${n}`, stream: `BENCH_LAT_${n}_${base.slice(-6)}` }, options, run)));
+          if (system === 'raw-nats') rows.push(...(await measureRawNats(label, nats.url, nats.pid, `${base}.raw${n}`, options, run)));
+          else rows.push(...(await measureHerald(system, label, nats.url, nats.pid, { subject: `${base}.s${n}`, stream: `BENCH_LAT_${n}_${base.slice(-6)}` }, options, run)));
         } catch (error) {
           errors.push(`${system} (run ${run}): ${(error as Error).message}`);
           say(`latency ${system} FAILED ${(error as Error).message}`);
