@@ -17,6 +17,8 @@ export async function startInspectablePod(kind: PodKind, extraEnv: Record<string
 export interface MemoryReading {
   heapUsedMiB: number;
   rssMiB: number;
+  /** Memory outside the JS heap that the runtime accounts for (Node: Buffers' bytes; Bun reports 0). */
+  externalMiB: number;
 }
 
 /** Full GC in the pod, then its heap (as the runtime reports it) and RSS from /proc. */
@@ -25,7 +27,7 @@ export async function memoryAfterGc(pod: ServerProcess): Promise<MemoryReading> 
   pod.signal('SIGUSR2');
   const reading = await line;
   const rss = sampleProcess(pod.pid)?.rssBytes ?? Number(reading.rss);
-  return { heapUsedMiB: Number(reading.heapUsed) / 2 ** 20, rssMiB: rss / 2 ** 20 };
+  return { heapUsedMiB: Number(reading.heapUsed) / 2 ** 20, rssMiB: rss / 2 ** 20, externalMiB: Number(reading.external ?? 0) / 2 ** 20 };
 }
 
 /** Herald's registry gauges from /metrics (0 for a peer without them). */

@@ -21,6 +21,8 @@ export interface RecoveryMemoryRow {
   rssBeforeMiB: number;
   rssAfterMiB: number;
   heapBytesPerEvent: number;
+  /** Node keeps a frame's bytes in a Buffer, outside the JS heap: process.memoryUsage().external (0 on Bun, whose frames are strings in the heap). */
+  externalBytesPerEvent: number;
   rssBytesPerEvent: number;
   /** What the pod counts (herald_recovery_bytes), per event. */
   countedBytesPerEvent: number;
@@ -59,13 +61,14 @@ async function measure(runtime: 'bun' | 'node', recovery: boolean, targets: numb
       rssBeforeMiB: before.rssMiB,
       rssAfterMiB: after.rssMiB,
       heapBytesPerEvent: ((after.heapUsedMiB - before.heapUsedMiB) * 2 ** 20) / events,
+      externalBytesPerEvent: ((after.externalMiB - before.externalMiB) * 2 ** 20) / events,
       rssBytesPerEvent: ((after.rssMiB - before.rssMiB) * 2 ** 20) / events,
       countedBytesPerEvent: counted,
       frameBytes: recovery ? counted - 16 - 96 - 16 * targets : Number.NaN,
     };
     say(
       `recovery memory ${runtime} ${recovery ? 'on' : 'off'} ${targets} target(s), ${events} events: ` +
-        `heap ${row.heapBytesPerEvent.toFixed(0)} B/event, RSS ${row.rssBytesPerEvent.toFixed(0)} B/event, counted ${counted.toFixed(0)} B/event`,
+        `heap ${row.heapBytesPerEvent.toFixed(0)} B/event, external ${row.externalBytesPerEvent.toFixed(0)}, RSS ${row.rssBytesPerEvent.toFixed(0)} B/event, counted ${counted.toFixed(0)} B/event`,
     );
     return row;
   } finally {
