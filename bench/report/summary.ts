@@ -403,7 +403,7 @@ export function renderMarkdown(results: BenchResults): string {
               `${num(r.resumed)} / ${num(r.sockets)}${r.failed ? ` (${num(r.failed)} failed: ${r.errors[0] ?? ''})` : ''}`,
               r.mode === 'since' ? `${num(r.gaps)} / ${num(r.wrongReplayed)}` : '—',
               `${num(r.framesReceived)} / ${num(r.mode === 'since' ? r.sockets * r.missed : 0)}${r.outOfOrder ? `, ${num(r.outOfOrder)} out of order` : ''}`,
-              num(r.podCpuS, 2),
+              `${num(r.podCpuS, 2)} (${num(r.podCpuNetS ?? Number.NaN, 2)})`,
               num(r.podCores, 2),
               `${num(r.clientCores, 2)} / ${num(r.machineCores, 2)}`,
               `${num(r.liveBefore.p50)} / ${num(r.liveBefore.p99)}`,
@@ -412,14 +412,15 @@ export function renderMarkdown(results: BenchResults): string {
           : [];
       out.push(
         table(
-          ['storm', 'all done (ms)', 'accept-queue overflows', 'per socket p50 / p99 (ms)', 'done', 'gap / wrong welcomes', 'frames after welcome / expected', 'pod CPU-s', 'pod cores', 'clients / machine cores', `live p50 / p99 before (µs)`, 'live p50 / p99 during (µs)'],
+          ['storm', 'all done (ms)', 'accept-queue overflows', 'per socket p50 / p99 (ms)', 'done', 'gap / wrong welcomes', 'frames after welcome / expected', 'pod CPU-s (net of live traffic)', 'pod cores', 'clients / machine cores', `live p50 / p99 before (µs)`, 'live p50 / p99 during (µs)'],
           [row(since), row(plain)].filter((r) => r.length > 0),
         ),
       );
       if (since && plain) {
         out.push(
           '',
-          `Replay storm ÷ plain reconnect storm: time ${num(since.allDoneMs / plain.allDoneMs, 2)} ×, pod CPU ${num(since.podCpuS / plain.podCpuS, 2)} ×; ` +
+          `Replay storm ÷ plain reconnect storm: time ${num(since.allDoneMs / plain.allDoneMs, 2)} ×, pod CPU ${num(since.podCpuS / plain.podCpuS, 2)} × ` +
+            `(net of live traffic ${num((since.podCpuNetS ?? Number.NaN) / (plain.podCpuNetS ?? Number.NaN), 2)} ×: ${num(((since.podCpuNetS ?? Number.NaN) / since.sockets) * 1e6)} vs ${num(((plain.podCpuNetS ?? Number.NaN) / plain.sockets) * 1e6)} µs per socket); ` +
             `live p99 during ÷ before: ${num(since.liveDuring.p99 / since.liveBefore.p99, 1)} × (since), ${num(plain.liveDuring.p99 / plain.liveBefore.p99, 1)} × (plain). ` +
             `Live traffic: ${num(any.liveSockets)} sockets, ${num(any.liveRate)} events/s over HTTP.`,
         );

@@ -49,6 +49,10 @@ export interface StormRow {
   noSeq: number;
   /** The pod's CPU over the storm. */
   podCpuS: number;
+  /** The pod's CPU with live traffic only, in the quiet window before the storm (cores). */
+  quietCores?: number;
+  /** The storm's own CPU: podCpuS less quietCores over the storm's duration. */
+  podCpuNetS?: number;
   podCores: number;
   podRssMiB: number;
   /** herald_recovery_replayed_total and herald_recovery_gaps_total over the storm. */
@@ -153,8 +157,13 @@ async function storm(mode: StormRow['mode'], run: number, options: BenchOptions)
     );
     await sleep(1_000);
     await live.latency();
+    const quiet0 = sampleProcess(pod.pid);
+    const quietStart = performance.now();
     await sleep(3_000);
+    const quiet1 = sampleProcess(pod.pid);
     const liveBefore = summarize(await live.latency());
+    // What the live traffic alone costs the pod, to take out of the storm's CPU.
+    const quietCores = quiet0 && quiet1 ? (quiet1.cpuS - quiet0.cpuS) / ((performance.now() - quietStart) / 1000) : Number.NaN;
 
     const metrics0 = await metricValues(pod, ['herald_recovery_replayed_total', 'herald_recovery_gaps_total']);
     const cpu0 = sampleProcess(pod.pid);
@@ -202,6 +211,8 @@ async function storm(mode: StormRow['mode'], run: number, options: BenchOptions)
       noSeq: result.noSeq,
       podCpuS,
       podCores: podCpuS / (allDoneMs / 1000),
+      quietCores,
+      podCpuNetS: podCpuS - quietCores * (allDoneMs / 1000),
       podRssMiB: (cpu1?.rssBytes ?? Number.NaN) / 2 ** 20,
       replayedMetric: metrics1.herald_recovery_replayed_total! - metrics0.herald_recovery_replayed_total!,
       gapsMetric: metrics1.herald_recovery_gaps_total! - metrics0.herald_recovery_gaps_total!,
@@ -218,7 +229,8 @@ async function storm(mode: StormRow['mode'], run: number, options: BenchOptions)
     say(
       `storm ${mode} run ${run}: ${row.resumed}/${sockets} done in ${allDoneMs.toFixed(0)} ms (p50 ${row.doneP50Ms} ms, p99 ${row.doneP99Ms} ms), ` +
         `${row.failed} failed${row.errors[0] ? ` (${row.errors[0]})` : ''}, gaps ${row.gaps}, wrong ${row.wrongReplayed}, frames ${stormFrames}, ` +
-        `out of order ${row.outOfOrder}, ${row.listenOverflows} listen-queue overflows; pod ${podCpuS.toFixed(2)} CPU-s (${row.podCores.toFixed(2)} cores); ` +
+        `out of order ${row.outOfOrder}, ${row.listenOverflows} listen-queue overflows; pod ${podCpuS.toFixed(2)} CPU-s (${row.podCores.toFixed(2)} cores; ` +
+        `${row.podCpuNetS!.toFixed(2)} net of the ${quietCores.toFixed(2)} cores live traffic took before); ` +
         `live p50/p99 ${liveBefore.p50}/${liveBefore.p99} µs before, ${liveDuring.p50}/${liveDuring.p99} µs during; ` +
         `clients ${row.clientCores.toFixed(2)} cores, machine ${row.machineCores.toFixed(2)}; live ${row.liveReceived}/${published.events}${published.errors ? `, ${published.errors} publish errors (${published.lastError})` : ''}`,
     );
@@ -281,6 +293,8 @@ export function stormMedians(rows: StormRow[], mode: StormRow['mode']): StormRow
     outOfOrder: Math.max(...g.map((r) => r.outOfOrder)),
     noSeq: Math.max(...g.map((r) => r.noSeq)),
     podCpuS: m((r) => r.podCpuS),
+    quietCores: m((r) => r.quietCores ?? Number.NaN),
+    podCpuNetS: m((r) => r.podCpuNetS ?? Number.NaN),
     podCores: m((r) => r.podCores),
     podRssMiB: m((r) => r.podRssMiB),
     clientCores: m((r) => r.clientCores),
