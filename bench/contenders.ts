@@ -101,6 +101,12 @@ export const ONE_POD: Contender[] = [
     start: async () => running([await startHeraldPod('bun', heraldEnv(), 'herald-bun')], 'herald'),
   },
   {
+    id: 'herald-bun-norecovery',
+    label: 'Herald on Bun, recovery off',
+    note: 'bun src/main.ts, HERALD_BUS=local, HERALD_RECOVERY_WINDOW_S=0 (herald-bun has recovery on, the default)',
+    start: async () => running([await startHeraldPod('bun', heraldEnv({ extra: { HERALD_RECOVERY_WINDOW_S: '0' } }), 'herald-bun-norecovery')], 'herald'),
+  },
+  {
     id: 'herald-node',
     label: 'Herald on Node/uWS.js',
     note: 'node dist/node/main.js, HERALD_BUS=local',
@@ -126,25 +132,57 @@ async function twoHeraldPods(bus: 'nats' | 'amqp', brokers: BrokerUrls, id: stri
   return Promise.all([startHeraldPod('bun', env, `${id}-a`), startHeraldPod('bun', env, `${id}-b`)]);
 }
 
-/** Scenario 2: two pods and a broker; sockets split half and half. */
+/** HERALD_RECOVERY_WINDOW_S=0: no event log, events on core NATS (what the NATS contenders measured before §6). */
+const RECOVERY_OFF = { HERALD_RECOVERY_WINDOW_S: '0' };
+/** The product's default window (§6), spelled out: the pods and the publisher client must agree on it. */
+const RECOVERY_WINDOW_S = 300;
+
+/**
+ * Scenario 2: two pods and a broker; sockets split half and half. The NATS contenders run with
+ * recovery off unless their id ends in `-recovery`; a contender with recovery gets a fresh
+ * JetStream stream and subject at every start, so that its pods never read an earlier start's
+ * log (pods read the stream from its first message).
+ */
 export function twoPodContenders(runId: string): Contender[] {
   const subject = `bench.${runId}.events`;
+  let logs = 0;
   return [
     {
       id: 'herald-nats',
       label: 'Herald ×2 + NATS (publisher client)',
-      note: 'two Bun pods on a private nats-server; events from connectNatsPublisher',
+      note: 'two Bun pods on a private nats-server, recovery off; events from connectNatsPublisher',
       start: async (brokers) => {
-        const pods = await twoHeraldPods('nats', brokers, 'herald-nats', { HERALD_NATS_SUBJECT: subject });
-        return running(pods, 'herald', { kind: 'herald-nats', servers: [brokers.nats!], subject });
+        const pods = await twoHeraldPods('nats', brokers, 'herald-nats', { HERALD_NATS_SUBJECT: subject, ...RECOVERY_OFF });
+        return running(pods, 'herald', { kind: 'herald-nats', servers: [brokers.nats!], subject, recoveryWindowS: 0 });
+      },
+    },
+    {
+      id: 'herald-nats-recovery',
+      label: 'Herald ×2 + NATS, recovery on (publisher client)',
+      note: 'the same with HERALD_RECOVERY_WINDOW_S=300: the event log in a JetStream stream, a 202 once stored, pods on an ordered consumer',
+      start: async (brokers) => {
+        const stream = `BENCH_${runId}_${++logs}`;
+        const logSubject = `bench.${runId}.log${logs}.events`;
+        const pods = await twoHeraldPods('nats', brokers, 'herald-nats-recovery', {
+          HERALD_NATS_SUBJECT: logSubject,
+          HERALD_NATS_STREAM: stream,
+          HERALD_RECOVERY_WINDOW_S: String(RECOVERY_WINDOW_S),
+        });
+        return running(pods, 'herald', {
+          kind: 'herald-nats',
+          servers: [brokers.nats!],
+          subject: logSubject,
+          stream,
+          recoveryWindowS: RECOVERY_WINDOW_S,
+        });
       },
     },
     {
       id: 'herald-nats-http',
       label: 'Herald ×2 + NATS (HTTP to pod A)',
-      note: 'the same, with events POSTed to one pod: the same shape as Socket.IO below',
+      note: 'the same two pods (recovery off), with events POSTed to one pod: the same shape as Socket.IO below',
       start: async (brokers) =>
-        running(await twoHeraldPods('nats', brokers, 'herald-nats-http', { HERALD_NATS_SUBJECT: subject }), 'herald'),
+        running(await twoHeraldPods('nats', brokers, 'herald-nats-http', { HERALD_NATS_SUBJECT: subject, ...RECOVERY_OFF }), 'herald'),
     },
     {
       id: 'herald-amqp',

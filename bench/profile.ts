@@ -1,15 +1,18 @@
 /**
- * `bun bench/profile.ts [--contender herald-bun|raw-bun] [--sockets N] [--targeting single|group|all] [--seconds S]`:
+ * `bun bench/profile.ts [--contender herald-bun|raw-bun] [--sockets N] [--targeting single|group|all] [--seconds S]
+ * [--bus local|nats] [--env KEY=VALUE ...]`:
  * one flat-out cell with Bun's sampling CPU profiler in the server, for finding where the
  * time goes. Writes the profile (Chrome .cpuprofile and Bun's markdown) under .tmp/bench-profile/.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BUN, heraldEnv, JWT_SECRET, ROOT } from './contenders.js';
 import { ClientFleet } from './load/fleet.js';
 import { buildBodies, type Targeting } from './lib/event-stream.js';
 import { measureFlat } from './lib/measure.js';
+import { startNats } from './lib/nats-server.js';
+import type { PublishTransport } from './load/publisher-protocol.js';
 import { ServerProcess } from './lib/server-process.js';
 import { WorkerProcess } from './lib/worker-process.js';
 import { clientProcessesFor, fmt, say } from './scenarios/common.js';
@@ -22,17 +25,34 @@ const { values } = parseArgs({
     sockets: { type: 'string', default: '1000' },
     targeting: { type: 'string', default: 'single' },
     seconds: { type: 'string', default: '3' },
+    /** `nats`: the pod on a private nats-server, events from connectNatsPublisher (recovery as the pod's env says; on by default). */
+    bus: { type: 'string', default: 'local' },
+    /** KEY=VALUE for the Herald pod, e.g. HERALD_RECOVERY_WINDOW_S=0; may be repeated. */
+    env: { type: 'string', multiple: true, default: [] },
   },
 });
 const sockets = Number(values.sockets);
+const extraEnv = Object.fromEntries((values.env as string[]).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 const targeting = values.targeting as Targeting;
 const dir = `${ROOT}.tmp/bench-profile/${values.contender}-${sockets}-${targeting}-${Date.now()}`;
 mkdirSync(dir, { recursive: true });
 const flags = ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=250'];
 const isHerald = values.contender === 'herald-bun';
+const nats = values.bus === 'nats' ? await startNats() : undefined;
+const logName = `PROFILE_${Date.now().toString(36)}`;
+const windowS = Number(extraEnv.HERALD_RECOVERY_WINDOW_S ?? 300);
+const natsEnv: Record<string, string> = nats ? { HERALD_NATS_STREAM: logName, HERALD_NATS_SUBJECT: `bench.${logName}` } : {};
 const pod = isHerald
-  ? await ServerProcess.start('herald-bun', BUN, [...flags, `${ROOT}src/main.ts`], heraldEnv({ extra: { HERALD_DRAIN_TIMEOUT_MS: '200' } }))
+  ? await ServerProcess.start(
+      'herald-bun',
+      BUN,
+      [...flags, `${ROOT}src/main.ts`],
+      heraldEnv({ bus: nats ? 'nats' : 'local', brokers: { nats: nats?.url }, extra: { HERALD_DRAIN_TIMEOUT_MS: '200', ...natsEnv, ...extraEnv } }),
+    )
   : await ServerProcess.start('raw-bun', BUN, [...flags, `${ROOT}bench/peers/raw-bun.ts`], {});
+const transport: PublishTransport = nats
+  ? { kind: 'herald-nats', servers: [nats.url], subject: `bench.${logName}`, stream: logName, recoveryWindowS: windowS }
+  : { kind: 'http', url: `http://127.0.0.1:${pod.port}/v1/events`, token: PUBLISH_TOKEN };
 const fleet = ClientFleet.start(clientProcessesFor(sockets));
 const publisher = WorkerProcess.start('publisher', BUN, [`${ROOT}bench/load/publisher-worker.ts`]);
 try {
@@ -42,13 +62,25 @@ try {
   const result = await measureFlat({
     fleet,
     publisher,
-    command: { transport: { kind: 'http', url: `http://127.0.0.1:${pod.port}/v1/events`, token: PUBLISH_TOKEN }, stream, concurrency: 2 },
+    command: { transport, stream, concurrency: 2 },
     serverPids: [pod.pid],
     warmupMs: 500,
     measureMs: Number(values.seconds) * 1000,
     window: Math.max(4 * Math.max(...buildBodies(stream).map((b) => b.deliveries)), 50 * sockets),
   });
   say(`${values.contender} ${sockets} ${targeting}: ${fmt(result.framesPerS)} frames/s, ${result.cpuSPerMFrames.toFixed(2)} CPU-s/M`);
+  // CPU by thread name: the JS thread against the GC's helper threads and the rest.
+  const threads = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pod.pid}/task`)) {
+    try {
+      const name = readFileSync(`/proc/${pod.pid}/task/${tid}/comm`, 'utf8').trim();
+      const fields = readFileSync(`/proc/${pod.pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      threads.set(name, (threads.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  say(`pod CPU-s by thread since start: ${[...threads].sort((a, b) => b[1] - a[1]).map(([n, s]) => `${n} ${s.toFixed(2)}`).join(', ')}`);
 } finally {
   await Promise.all([fleet.stop(), publisher.stop()]);
   // SIGTERM, not SIGKILL: Bun writes the profile on a clean exit (Herald drains; the peer exits on the signal).
@@ -56,6 +88,7 @@ try {
   pod.signal('SIGTERM');
   await Promise.race([exited, pod.waitFor(() => false, 8_000).catch(() => undefined)]);
   await pod.stop();
+  await nats?.stop();
 }
 const profile = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
 if (profile) spawnSync(BUN, [`${ROOT}bench/report/profile-summary.ts`, `${dir}/${profile}`], { stdio: 'inherit' });

@@ -17,6 +17,8 @@ import { runCluster } from './scenarios/cluster.js';
 import { say } from './scenarios/common.js';
 import { runFanout } from './scenarios/fanout.js';
 import { runLatency } from './scenarios/latency.js';
+import { runRecoveryMemory } from './scenarios/recovery-memory.js';
+import { runResumeStorm } from './scenarios/resume-storm.js';
 import { runBackpressure } from './scenarios/tuning.js';
 
 const RESULTS_DIR = `${ROOT}bench/results`;
@@ -34,6 +36,9 @@ function build(): void {
     { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] },
   );
 }
+
+/** Read once: meta() is called again after each scenario, and the load then is not the load at start. */
+const loadAtStart = loadavg().map((l) => l.toFixed(2)).join(' ');
 
 function meta(options: BenchOptions, startedAt: Date): BenchResults['meta'] {
   const limits = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files')) ?? '';
@@ -55,7 +60,7 @@ function meta(options: BenchOptions, startedAt: Date): BenchResults['meta'] {
       herald: JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')).version,
       commit: git(['rev-parse', '--short', 'HEAD']),
     },
-    loadAverageAtStart: loadavg().map((l) => l.toFixed(2)).join(' '),
+    loadAverageAtStart: loadAtStart,
     options,
   };
 }
@@ -97,6 +102,8 @@ const steps: [string, () => Promise<void>][] = [
   ['capacity', async () => void (results.capacity = await runCapacity(options))],
   ['churn', async () => void (results.churn = await runChurn(options))],
   ['backpressure', async () => void (results.backpressure = await runBackpressure(options))],
+  ['resume-storm', async () => void (results.resumeStorm = await runResumeStorm(options))],
+  ['recovery-memory', async () => void (results.recoveryMemory = await runRecoveryMemory(options))],
 ];
 for (const [name, step] of steps) {
   if (!options.scenarios.includes(name as BenchOptions['scenarios'][number])) continue;

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { Targeting } from './event-stream.js';
 
-export const SCENARIOS = ['fanout', 'cluster', 'latency', 'capacity', 'churn', 'backpressure'] as const;
+export const SCENARIOS = ['fanout', 'cluster', 'latency', 'capacity', 'churn', 'backpressure', 'resume-storm', 'recovery-memory'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** Sizes of one `npm run bench`; the defaults end in a few minutes on the 2-core machine. */
@@ -26,6 +26,18 @@ export interface BenchOptions {
   /** Herald on Node churns fewer cycles: its connects are slower and the default run must stay short. */
   churnCyclesNode: number;
   churnRuntimes: ('bun' | 'node')[];
+  /** Resume storm (§6): sockets that drop and resume at once, the events each missed, the live sockets and their events/s meanwhile. */
+  stormSockets: number;
+  stormMissed: number;
+  stormLiveSockets: number;
+  stormLiveRate: number;
+  /** Handshakes in flight at once per client process during the storm; 0: every socket at once. */
+  stormConcurrency: number;
+  /** Recovery memory: events kept per measurement with 1 target, and with the largest targeting; targets per event. */
+  memoryEvents: number;
+  memoryEventsWide: number;
+  memoryTargets: number[];
+  memoryRuntimes: ('bun' | 'node')[];
   /** Write bench/results/<out>.json and .md (off for trial runs). */
   save: boolean;
   /** Name of the written results: `latest` unless a side run should not replace the main one. */
@@ -42,6 +54,11 @@ const USAGE = `npm run bench -- [options]
   --cluster-sockets N    --latency-sockets N   --latency-rates 1000,10000,50000   --latency-seconds S
   --capacity N      sockets for scenario 4 (default 19800: the pod's limit under 20000 open files)
   --churn N         cycles for scenario 5 (default 100000; --churn-node N for Herald on Node, default 20000)
+  --storm N         resume storm: sockets that drop and resume at once (default 10000); --storm-missed N events each missed (20)
+  --storm-live N    sockets receiving live events meanwhile (100); --storm-rate N their events/s (1000)
+  --storm-concurrency N   handshakes in flight per client process (default 0: all at once)
+  --memory-events N       recovery memory: events kept with 1 target (default 100000; --memory-events-wide N with more, default 20000)
+  --memory-targets 1,100  targets per event (default 1,10,100)   --memory-runtimes bun,node
   --full            the issue's method: --runs 3 --warmup 2 --measure 5
   --tiny            a smoke run: 100 sockets, 1 s, 1 run
   --out NAME        write bench/results/NAME.{json,md} (default latest; the chart only for latest)
@@ -67,6 +84,15 @@ export function parseOptions(argv: string[]): BenchOptions {
       churn: { type: 'string' },
       'churn-node': { type: 'string' },
       'churn-runtimes': { type: 'string' },
+      storm: { type: 'string' },
+      'storm-missed': { type: 'string' },
+      'storm-live': { type: 'string' },
+      'storm-rate': { type: 'string' },
+      'storm-concurrency': { type: 'string' },
+      'memory-events': { type: 'string' },
+      'memory-events-wide': { type: 'string' },
+      'memory-targets': { type: 'string' },
+      'memory-runtimes': { type: 'string' },
       full: { type: 'boolean' },
       tiny: { type: 'boolean' },
       'no-save': { type: 'boolean' },
@@ -100,6 +126,15 @@ export function parseOptions(argv: string[]): BenchOptions {
     churnCycles: Number(values.churn ?? (tiny ? 500 : 100_000)),
     churnCyclesNode: Number(values['churn-node'] ?? values.churn ?? (tiny ? 500 : 20_000)),
     churnRuntimes: (list(values['churn-runtimes']) as ('bun' | 'node')[] | undefined) ?? ['bun', 'node'],
+    stormSockets: Number(values.storm ?? (tiny ? 200 : 10_000)),
+    stormMissed: Number(values['storm-missed'] ?? 20),
+    stormLiveSockets: Number(values['storm-live'] ?? (tiny ? 10 : 100)),
+    stormLiveRate: Number(values['storm-rate'] ?? 1000),
+    stormConcurrency: Number(values['storm-concurrency'] ?? 0),
+    memoryEvents: Number(values['memory-events'] ?? (tiny ? 2000 : 100_000)),
+    memoryEventsWide: Number(values['memory-events-wide'] ?? (tiny ? 500 : 20_000)),
+    memoryTargets: nums(values['memory-targets']) ?? [1, 10, 100],
+    memoryRuntimes: (list(values['memory-runtimes']) as ('bun' | 'node')[] | undefined) ?? ['bun', 'node'],
     save: values['no-save'] !== true,
     out: values.out ?? 'latest',
   };

@@ -47,3 +47,13 @@ export function machineCpuTicks(): { busy: number; total: number } {
   const total = values.reduce((a, b) => a + b, 0);
   return { busy: total - idle, total };
 }
+
+/** The kernel's count of connections dropped because a listen queue was full (the whole machine: /proc/net/netstat). */
+export function listenOverflows(): number {
+  const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+  const header = lines.findIndex((l) => l.startsWith('TcpExt:'));
+  if (header < 0) return Number.NaN;
+  const names = lines[header]!.trim().split(/\s+/);
+  const values = lines[header + 1]!.trim().split(/\s+/);
+  return Number(values[names.indexOf('ListenOverflows')]);
+}

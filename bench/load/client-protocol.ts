@@ -27,6 +27,38 @@ export interface ConnectCommand {
   concurrency: number;
   /** Keep payloads and record emit→receive latency from the `"t":` timestamp. */
   latency: boolean;
+  /** Remember each socket's epoch and last seq (§6) so that `drop` and `resume` can follow. */
+  track?: boolean;
+}
+
+/** Reopens every tracked socket at once, resuming (`since`) or as a new connection (`plain`). */
+export interface ResumeCommand {
+  host: string;
+  mode: 'since' | 'plain';
+  /** Event frames each socket must get after its welcome (the replay). */
+  expected: number;
+  /** Handshakes in flight at once; 0: all of them. */
+  concurrency: number;
+  /** How long one socket may wait for its replay after the welcome. */
+  timeoutMs: number;
+}
+
+export interface ResumeResult {
+  resumed: number;
+  failed: number;
+  errors: string[];
+  /** From the command to the last socket done, ms (this process). */
+  ms: number;
+  /** Each socket's time to done (welcome and every expected frame), ms from the command. */
+  doneMs: number[];
+  /** Welcomes with `gap: true`. */
+  gaps: number;
+  /** Mode `since`: welcomes other than `gap:false, replayed:<expected>`. */
+  wrongReplayed: number;
+  /** Event frames received after the welcomes (a double replay would show as more than expected). */
+  received: number;
+  outOfOrder: number;
+  noSeq: number;
 }
 
 export interface ConnectResult {

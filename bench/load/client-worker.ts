@@ -17,6 +17,8 @@ import type {
   ConnectCommand,
   ConnectResult,
   LatencyReport,
+  ResumeCommand,
+  ResumeResult,
 } from './client-protocol.js';
 
 const HANDSHAKE_TIMEOUT_MS = 30_000;
@@ -38,6 +40,46 @@ interface SocketOptions {
   latency: boolean;
   /** Called for each frame after ready (churn uses it to wait for the pong). */
   onEventFrame?: () => void;
+  /** Recovery (§6): read the welcome's epoch/seq and each event frame's seq into this record. */
+  track?: Tracked;
+  /** With `track`: this connection resumes (`since`), so the welcome's seq is not where the client stands. */
+  resuming?: boolean;
+}
+
+/** A socket of the resume storm: what its client remembers across connections (§6). */
+interface Tracked {
+  port: number;
+  /** The upgrade path of the first connection; a resume reuses its token, as a client SDK does. */
+  path: string;
+  localAddress: string | undefined;
+  epoch: string | undefined;
+  /** The seq of the last event frame received, or the welcome's seq before any. */
+  lastSeq: number;
+  socket: BenchSocket | undefined;
+  /** The last welcome, parsed. */
+  welcome: Record<string, unknown> | undefined;
+  /** Event frames since the last welcome. */
+  received: number;
+  /** Event frames whose seq was not above the one before. */
+  outOfOrder: number;
+  /** Event frames without a seq. */
+  noSeq: number;
+}
+
+const tracked: Tracked[] = [];
+const SEQ_KEY = Buffer.from('"seq":');
+
+/** The `"seq":N` the server appends at the end of an event frame; -1 when absent. */
+function readSeq(payload: Buffer): number {
+  const at = payload.lastIndexOf(SEQ_KEY);
+  if (at < 0) return -1;
+  let seq = 0;
+  for (let i = at + SEQ_KEY.length; i < payload.length; i++) {
+    const c = payload[i]!;
+    if (c < 0x30 || c > 0x39) break;
+    seq = seq * 10 + (c - 0x30);
+  }
+  return seq;
 }
 
 /** One raw-TCP WebSocket. Counts into the process-wide stats once ready. */
@@ -64,7 +106,11 @@ class BenchSocket {
     this.closed = new Promise((resolve) => (this.markClosed = resolve));
     this.reader = new FrameReader(
       (opcode, length) =>
-        opcode >= 8 || this.state !== 'ready' || options.latency || (options.protocol === 'socketio' && length <= 2),
+        opcode >= 8 ||
+        this.state !== 'ready' ||
+        options.latency ||
+        options.track !== undefined ||
+        (options.protocol === 'socketio' && length <= 2),
       (opcode, fin, length, payload) => this.onFrame(opcode, fin, length, payload),
     );
     this.tcp = net.connect({ host: options.host, port: options.port, localAddress: options.localAddress });
@@ -155,6 +201,14 @@ class BenchSocket {
       return;
     }
     stats.events++;
+    const track = this.options.track;
+    if (track && payload) {
+      const seq = readSeq(payload);
+      if (seq < 0) track.noSeq++;
+      else if (seq <= track.lastSeq) track.outOfOrder++;
+      else track.lastSeq = seq;
+      track.received++;
+    }
     if (this.options.latency && payload) {
       const sentAt = readTimestamp(payload);
       if (sentAt >= 0) histogram.recordValue(Math.max(1, monotonicMicros() - sentAt));
@@ -164,6 +218,14 @@ class BenchSocket {
 
   private onInitFrame(payload: Buffer): void {
     if (this.options.protocol !== 'socketio') {
+      const track = this.options.track;
+      if (track) {
+        const welcome = JSON.parse(payload.toString('utf8')) as Record<string, unknown>;
+        track.welcome = welcome;
+        track.received = 0;
+        if (typeof welcome.epoch === 'string') track.epoch = welcome.epoch;
+        if (!this.options.resuming && typeof welcome.seq === 'number') track.lastSeq = welcome.seq;
+      }
       this.becomeReady();
       return;
     }
@@ -215,14 +277,23 @@ async function connect(command: ConnectCommand): Promise<ConnectResult> {
   const errors: string[] = [];
   await pool(jobs.length, command.concurrency, async (index) => {
     const { port, user } = jobs[index]!;
+    const path = pathFor(command.protocol, user, `s${user}`, command.jwtSecret);
+    const localAddress = command.localAddresses[index % command.localAddresses.length];
+    let track: Tracked | undefined;
+    if (command.track) {
+      track = { port, path, localAddress, epoch: undefined, lastSeq: 0, socket: undefined, welcome: undefined, received: 0, outOfOrder: 0, noSeq: 0 };
+      tracked.push(track);
+    }
     const socket = new BenchSocket({
       host: command.host,
       port,
-      path: pathFor(command.protocol, user, `s${user}`, command.jwtSecret),
-      localAddress: command.localAddresses[index % command.localAddresses.length],
+      path,
+      localAddress,
       protocol: command.protocol,
       latency: command.latency,
+      track,
     });
+    if (track) track.socket = socket;
     try {
       await timeout(socket.ready, HANDSHAKE_TIMEOUT_MS, 'handshake');
       opened++;
@@ -265,6 +336,80 @@ async function churn(command: ChurnCommand): Promise<ChurnResult> {
   return { cycles: command.cycles, failed, errors, ms: Date.now() - started };
 }
 
+/** Every tracked socket's TCP connection cut at once, no close frame: a network blip (the server sees 1006). */
+async function drop(): Promise<{ dropped: number }> {
+  const open = tracked.filter((t) => t.socket !== undefined);
+  for (const t of open) t.socket!.tcp.destroy();
+  await Promise.all(open.map((t) => t.socket!.closed));
+  for (const t of open) t.socket = undefined;
+  return { dropped: open.length };
+}
+
+/**
+ * Every tracked socket opens again at once (at most `concurrency` handshakes in flight), with
+ * `since=<epoch>:<last seq>` (mode `since`) or as a new connection (mode `plain`), and waits for
+ * `expected` event frames after its welcome. Answers with each socket's time to done.
+ */
+async function resume(command: ResumeCommand): Promise<ResumeResult> {
+  const started = performance.now();
+  const doneMs: number[] = [];
+  const errors: string[] = [];
+  let failed = 0;
+  let gaps = 0;
+  let wrongReplayed = 0;
+  for (const t of tracked) {
+    t.outOfOrder = 0;
+    t.noSeq = 0;
+  }
+  const concurrency = command.concurrency > 0 ? command.concurrency : tracked.length;
+  await pool(tracked.length, concurrency, async (index) => {
+    const t = tracked[index]!;
+    const path = command.mode === 'since' ? `${t.path}&since=${encodeURIComponent(`${t.epoch}:${t.lastSeq}`)}` : t.path;
+    let complete!: () => void;
+    const completed = new Promise<void>((resolve) => (complete = resolve));
+    const socket = new BenchSocket({
+      host: command.host,
+      port: t.port,
+      path,
+      localAddress: t.localAddress,
+      protocol: 'herald',
+      latency: false,
+      track: t,
+      resuming: command.mode === 'since',
+      onEventFrame: () => {
+        if (t.received >= command.expected) complete();
+      },
+    });
+    t.socket = socket;
+    try {
+      await timeout(socket.ready, HANDSHAKE_TIMEOUT_MS, 'handshake');
+      if (command.expected > 0 && t.received < command.expected) await timeout(completed, command.timeoutMs, 'replay');
+      doneMs.push(Math.round((performance.now() - started) * 10) / 10);
+      const welcome = t.welcome ?? {};
+      if (welcome.gap === true) gaps++;
+      if (command.mode === 'since' && (welcome.gap !== false || welcome.replayed !== command.expected)) wrongReplayed++;
+    } catch (error) {
+      failed++;
+      if (errors.length < 5) errors.push(`${(error as Error).message} (${socket.describe()}, welcome ${JSON.stringify(t.welcome)})`);
+    }
+  });
+  const ms = performance.now() - started;
+  // Frames beyond `expected` (a replay sent twice) show up here once the stragglers are in.
+  const received = tracked.reduce((a, t) => a + t.received, 0);
+  return {
+    resumed: doneMs.length,
+    failed,
+    errors,
+    ms,
+    doneMs,
+    gaps,
+    wrongReplayed,
+    received,
+    outOfOrder: tracked.reduce((a, t) => a + t.outOfOrder, 0),
+    noSeq: tracked.reduce((a, t) => a + t.noSeq, 0),
+  };
+}
+
 async function closeAll(): Promise<{ closed: number }> {
   const all = [...sockets];
   await Promise.all(all.map((s) => timeout(s.close(), 10_000, 'close').catch(() => s.tcp.destroy())));
@@ -289,6 +434,12 @@ serveCommands(async (command) => {
       return churn(command as unknown as ChurnCommand);
     case 'close-all':
       return closeAll();
+    case 'drop':
+      return drop();
+    case 'resume':
+      return resume(command as unknown as ResumeCommand);
+    case 'tracked':
+      return { sockets: tracked.length, received: tracked.reduce((a, t) => a + t.received, 0), withEpoch: tracked.filter((t) => t.epoch).length };
     default:
       throw new Error(`unknown command ${command.cmd}`);
   }

@@ -8,6 +8,8 @@ import type {
   ClientStats,
   ConnectResult,
   LatencyReport,
+  ResumeCommand,
+  ResumeResult,
   SocketTarget,
 } from './client-protocol.js';
 
@@ -20,6 +22,8 @@ export interface FleetConnect {
   jwtSecret?: string;
   latency?: boolean;
   concurrency?: number;
+  /** Remember each socket's epoch and last seq, for `drop` and `resume` (§6). */
+  track?: boolean;
 }
 
 /** Several client processes acting as one: sockets are split evenly between them. */
@@ -58,6 +62,7 @@ export class ClientFleet {
             localAddresses: this.localAddresses(w),
             concurrency: options.concurrency ?? 200,
             latency: options.latency ?? false,
+            track: options.track ?? false,
           },
           300_000,
         );
@@ -112,6 +117,32 @@ export class ClientFleet {
       failed: results.reduce((a, r) => a + r.failed, 0),
       errors: results.flatMap((r) => r.errors).slice(0, 5),
       ms: Math.max(...results.map((r) => r.ms)),
+    };
+  }
+
+  /** Cuts every tracked socket's TCP connection at once (no close frame). */
+  async drop(): Promise<number> {
+    const results = await Promise.all(this.workers.map((w) => w.request<{ dropped: number }>({ cmd: 'drop' }, 60_000)));
+    return results.reduce((a, r) => a + r.dropped, 0);
+  }
+
+  /** Every process reopens its tracked sockets at once; the answers of all of them, merged. */
+  async resume(command: Omit<ResumeCommand, 'host'>): Promise<ResumeResult> {
+    const results = await Promise.all(
+      this.workers.map((w) => w.request<ResumeResult>({ cmd: 'resume', host: '127.0.0.1', ...command }, command.timeoutMs + 120_000)),
+    );
+    const sum = (pick: (r: ResumeResult) => number) => results.reduce((a, r) => a + pick(r), 0);
+    return {
+      resumed: sum((r) => r.resumed),
+      failed: sum((r) => r.failed),
+      errors: results.flatMap((r) => r.errors).slice(0, 5),
+      ms: Math.max(...results.map((r) => r.ms)),
+      doneMs: results.flatMap((r) => r.doneMs),
+      gaps: sum((r) => r.gaps),
+      wrongReplayed: sum((r) => r.wrongReplayed),
+      received: sum((r) => r.received),
+      outOfOrder: sum((r) => r.outOfOrder),
+      noSeq: sum((r) => r.noSeq),
     };
   }
 

@@ -5,8 +5,10 @@ import type { StreamSpec } from '../lib/event-stream.js';
  * Herald's publisher client on NATS, or bare NATS messages (the latency baseline).
  */
 export type PublishTransport =
-  | { kind: 'http'; url: string; token: string }
-  | { kind: 'herald-nats'; servers: string[]; subject: string }
+  /** `connections`: rate runs POST over that many keep-alive connections opened up front (never a new one later). */
+  | { kind: 'http'; url: string; token: string; connections?: number }
+  /** `recoveryWindowS` and `stream` as the pods have them: 0 publishes on core NATS, above 0 stores in the stream (§6). */
+  | { kind: 'herald-nats'; servers: string[]; subject: string; stream?: string; recoveryWindowS?: number }
   | { kind: 'herald-amqp'; url: string; exchange: string }
   | { kind: 'raw-nats'; servers: string[]; subject: string };
 

@@ -9,6 +9,7 @@ import { connectAmqpPublisher, connectNatsPublisher } from '../../src/publisher/
 import type { HeraldPublisher } from '../../src/publisher/index.js';
 import { buildBodies, eventContent, EVENT_TYPE, type Body } from '../lib/event-stream.js';
 import { monotonicMicros } from '../lib/clock.js';
+import { KeepAlivePool } from '../lib/keep-alive-pool.js';
 import { serveCommands } from '../lib/worker-side.js';
 import type { FlatCommand, PublishProgress, PublishTransport, RateCommand } from './publisher-protocol.js';
 
@@ -28,20 +29,51 @@ async function openSink(transport: PublishTransport): Promise<Sink> {
       const text = await response.text();
       if (response.status !== 202 && response.status !== 200) throw new Error(`HTTP ${response.status}: ${text.slice(0, 200)}`);
     };
+    const connections = transport.connections ?? 0;
+    const pool = connections > 0 ? await KeepAlivePool.open(transport.url, transport.token, connections) : undefined;
+    // With a pool: events wait while every connection is busy and go out together in the next
+    // request (up to Herald's 1000), as a publisher under backpressure batches. Each keeps the
+    // stamp of when it was due, so the wait counts as latency.
+    let pending: string[] = [];
+    let inFlight = 0;
+    const pump = () => {
+      while (pool && inFlight < connections && pending.length > 0) {
+        const batch = pending.length <= 1000 ? pending : pending.slice(0, 1000);
+        pending = pending.length <= 1000 ? [] : pending.slice(1000);
+        inFlight++;
+        pool
+          .post(`[${batch.join(',')}]`)
+          .then((status) => {
+            if (status !== 202) recordError(new Error(`HTTP ${status}`));
+          }, recordError)
+          .finally(() => {
+            inFlight--;
+            pump();
+          });
+      }
+    };
     return {
       body: (body) => post(body.bytes),
       many: (userIds, t) => {
-        post(JSON.stringify(userIds.map((u) => ({ type: EVENT_TYPE, content: eventContent(t), targetUsers: [u] })))).catch(
-          recordError,
-        );
+        if (!pool) {
+          post(JSON.stringify(userIds.map((u) => ({ type: EVENT_TYPE, content: eventContent(t), targetUsers: [u] })))).catch(recordError);
+          return;
+        }
+        for (const u of userIds) pending.push(JSON.stringify({ type: EVENT_TYPE, content: eventContent(t), targetUsers: [u] }));
+        pump();
       },
-      close: async () => {},
+      close: async () => pool?.close(),
     };
   }
   if (transport.kind === 'herald-nats' || transport.kind === 'herald-amqp') {
     const publisher: HeraldPublisher =
       transport.kind === 'herald-nats'
-        ? await connectNatsPublisher({ servers: transport.servers, subject: transport.subject })
+        ? await connectNatsPublisher({
+            servers: transport.servers,
+            subject: transport.subject,
+            stream: transport.stream,
+            recoveryWindowS: transport.recoveryWindowS,
+          })
         : await connectAmqpPublisher({ url: transport.url, exchange: transport.exchange });
     return {
       body: async (_body, events) => {
@@ -124,8 +156,11 @@ async function startFlat(command: FlatCommand): Promise<{ bodies: number; delive
   return { bodies: bodies.length, deliveriesPerPass: bodies.reduce((n, b) => n + b.deliveries, 0) };
 }
 
+let rateStopped = false;
+
 async function runRate(command: RateCommand): Promise<PublishProgress> {
   sink ??= await openSink(command.transport);
+  rateStopped = false;
   const users = command.to - command.from;
   const total = Math.round((command.eventsPerSecond * command.durationMs) / 1000);
   const start = monotonicMicros();
@@ -145,7 +180,7 @@ async function runRate(command: RateCommand): Promise<PublishProgress> {
         progress.deliveries += batch.length;
         progress.requests++;
       }
-      if (sent >= total) resolve();
+      if (sent >= total || rateStopped) resolve();
       else setTimeout(tick, 1);
     };
     tick();
@@ -174,6 +209,9 @@ serveCommands(async (command) => {
       return stop();
     case 'rate':
       return runRate(command as unknown as RateCommand);
+    case 'stop-rate':
+      rateStopped = true;
+      return progress;
     case 'reset':
       Object.assign(progress, { events: 0, deliveries: 0, requests: 0, errors: 0, lastError: undefined, maxLagMs: 0 });
       credit = 0;

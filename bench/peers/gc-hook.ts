@@ -16,6 +16,6 @@ process.on('SIGUSR2', () => {
   collect();
   const memory = process.memoryUsage();
   process.stdout.write(
-    JSON.stringify({ msg: 'bench.memory', heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, rss: memory.rss }) + '\n',
+    JSON.stringify({ msg: 'bench.memory', heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, rss: memory.rss, external: memory.external }) + '\n',
   );
 });

@@ -1,17 +1,20 @@
 import type { BenchResults } from './results.js';
-import { cells, targetingLabel, type Cell } from './summary.js';
+import { cells, latencyMedians, targetingLabel, type Cell } from './summary.js';
 
 const COLORS: Record<string, string> = {
   'raw-bun': '#9aa0a6',
   'herald-bun': '#1a73e8',
+  'herald-bun-norecovery': '#8ab4f8',
   'herald-node': '#12b5cb',
   'ws-node': '#f29900',
   socketio: '#d93025',
   'herald-nats': '#1a73e8',
+  'herald-nats-recovery': '#0b57d0',
   'herald-nats-http': '#4285f4',
   'herald-amqp': '#7baaf7',
   'socketio-redis': '#d93025',
   herald: '#1a73e8',
+  'herald-recovery': '#0b57d0',
   'raw-nats': '#9aa0a6',
 };
 
@@ -115,7 +118,7 @@ export function renderChart(results: BenchResults): string {
       for (const [key, name] of [['p50', 'p50'], ['p99', 'p99'], ['p999', 'p99.9']] as const) {
         groups.push({
           name: `${rate.toLocaleString('en-US')} events/s · ${name}`,
-          bars: results.latency.rows
+          bars: latencyMedians(results.latency.rows)
             .filter((r) => r.eventsPerSecond === rate)
             .map((r) => ({ label: r.label, value: r[key], color: COLORS[r.system] ?? '#555' })),
         });

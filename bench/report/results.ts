@@ -3,6 +3,8 @@ import type { ChurnRow } from '../scenarios/churn.js';
 import type { ClusterResult } from '../scenarios/cluster.js';
 import type { FanoutResult } from '../scenarios/fanout.js';
 import type { LatencyResult } from '../scenarios/latency.js';
+import type { RecoveryMemoryResult } from '../scenarios/recovery-memory.js';
+import type { StormResult } from '../scenarios/resume-storm.js';
 import type { BackpressureRow } from '../scenarios/tuning.js';
 import type { BenchOptions } from '../lib/options.js';
 
@@ -27,4 +29,8 @@ export interface BenchResults {
   churn?: ChurnRow[];
   /** For docs/tuning.md: HERALD_MAX_BACKPRESSURE under unpaced load. */
   backpressure?: BackpressureRow[];
+  /** Recovery (§6): sockets resuming at once. */
+  resumeStorm?: StormResult;
+  /** Recovery (§6): what a kept event costs in memory. */
+  recoveryMemory?: RecoveryMemoryResult;
 }

@@ -1,5 +1,8 @@
 import type { FlatRow } from '../scenarios/common.js';
 import { median } from '../lib/measure.js';
+import type { LatencyRow } from '../scenarios/latency.js';
+import { fitPerTarget, type RecoveryMemoryRow } from '../scenarios/recovery-memory.js';
+import { stormMedians } from '../scenarios/resume-storm.js';
 import type { BenchResults } from './results.js';
 
 export interface Cell {
@@ -12,6 +15,10 @@ export interface Cell {
   framesPerS: number;
   cpuSPerMFrames: number;
   serverCores: number;
+  /** The broker's CPU (a private nats-server's is the bench's alone), cores. */
+  brokerCores: number;
+  /** Broker CPU seconds per million frames (per run, then the median). */
+  brokerCpuSPerMFrames: number;
   clientCores: number;
   machineCores: number;
   serverRssMiB: number;
@@ -41,6 +48,8 @@ export function cells(rows: FlatRow[]): Cell[] {
       framesPerS: median(g.map((r) => r.framesPerS)),
       cpuSPerMFrames: median(g.map((r) => r.cpuSPerMFrames)),
       serverCores: median(g.map((r) => r.serverCores)),
+      brokerCores: median(g.map((r) => r.brokerCores)),
+      brokerCpuSPerMFrames: median(g.map((r) => (r.framesPerS > 0 ? (r.brokerCores / r.framesPerS) * 1e6 : Number.NaN))),
       clientCores: median(g.map((r) => r.clientCores)),
       machineCores: median(g.map((r) => r.machineCores)),
       serverRssMiB: median(g.map((r) => r.serverRssMiB)),
@@ -88,6 +97,42 @@ function flatTable(list: Cell[]): string {
   );
 }
 
+/** on ÷ off frames/s of each run (the order alternates between runs), e.g. "0.52, 0.84, 1.41". */
+function perRunRatios(rows: FlatRow[], on: string, off: string, sockets: number, targeting: string): string {
+  const pick = (id: string) => rows.filter((r) => r.contender === id && r.sockets === sockets && r.targeting === targeting);
+  const offRows = pick(off);
+  return pick(on)
+    .map((r) => {
+      const o = offRows.find((x) => x.run === r.run);
+      return o ? num(r.framesPerS / o.framesPerS, 2) : '—';
+    })
+    .join(', ');
+}
+
+/** One row per system × rate: the median of each percentile over the runs; counts summed. */
+export function latencyMedians(rows: LatencyRow[]): LatencyRow[] {
+  const groups = new Map<string, LatencyRow[]>();
+  for (const row of rows) {
+    const key = `${row.system}|${row.eventsPerSecond}`;
+    groups.set(key, [...(groups.get(key) ?? []), row]);
+  }
+  return [...groups.values()].map((g) => ({
+    ...g[0]!,
+    p50: median(g.map((r) => r.p50)),
+    p99: median(g.map((r) => r.p99)),
+    p999: median(g.map((r) => r.p999)),
+    max: Math.max(...g.map((r) => r.max)),
+    count: g.reduce((a, r) => a + r.count, 0),
+    published: g.reduce((a, r) => a + r.published, 0),
+    received: g.reduce((a, r) => a + r.received, 0),
+    publisherMaxLagMs: Math.max(...g.map((r) => r.publisherMaxLagMs)),
+    publishErrors: g.reduce((a, r) => a + r.publishErrors, 0),
+    cores: g[0]!.cores
+      ? Object.fromEntries(Object.keys(g[0]!.cores).map((k) => [k, median(g.map((r) => r.cores?.[k] ?? Number.NaN))]))
+      : undefined,
+  }));
+}
+
 /** The markdown report of one run: a table per scenario, each goal beside its figure. */
 export function renderMarkdown(results: BenchResults): string {
   const out: string[] = [];
@@ -129,6 +174,26 @@ export function renderMarkdown(results: BenchResults): string {
     }
     out.push('Goal: Herald on Bun ≥ 0.9 × raw Bun.serve in frames/s and in CPU per frame (raw CPU ÷ Herald CPU).', '');
     out.push(table(['cell', 'frames/s ratio', 'goal', 'CPU-per-frame ratio', 'goal'], goalRows));
+    const recoveryRows: string[][] = [];
+    for (const sockets of o.fanoutSizes) {
+      for (const t of o.targetings) {
+        const on = find(list, 'herald-bun', sockets, t);
+        const off = find(list, 'herald-bun-norecovery', sockets, t);
+        if (!on || !off) continue;
+        recoveryRows.push([
+          `${num(sockets)} sockets, ${targetingLabel(t)}`,
+          `${num(on.framesPerS / off.framesPerS, 2)} ×`,
+          perRunRatios(results.fanout.rows, 'herald-bun', 'herald-bun-norecovery', sockets, t),
+          `${num(on.cpuSPerMFrames, 2)} / ${num(off.cpuSPerMFrames, 2)}`,
+          `${num(off.cpuSPerMFrames / on.cpuSPerMFrames, 2)} ×`,
+          `${num(on.serverRssMiB)} / ${num(off.serverRssMiB)}`,
+        ]);
+      }
+    }
+    if (recoveryRows.length > 0) {
+      out.push('', 'Recovery (§6) on one pod, local bus: herald-bun (on, the default) ÷ herald-bun-norecovery (HERALD_RECOVERY_WINDOW_S=0).', '');
+      out.push(table(['cell', 'frames/s on ÷ off (median)', 'per run', 'CPU-s per M frames (on / off)', 'CPU per frame off ÷ on', 'RSS MiB (on / off)'], recoveryRows));
+    }
     for (const f of results.fanout.failed) out.push('', `Failed: ${f.contender} at ${f.sockets} sockets (run ${f.run}): ${f.error}`);
   }
 
@@ -143,7 +208,7 @@ export function renderMarkdown(results: BenchResults): string {
       const one = find(list, 'herald-bun', o.clusterSockets, t);
       const sio = find(list, 'socketio-redis', o.clusterSockets, t);
       const cpuGoal = t === 'single' ? 8 : 10;
-      for (const id of ['herald-nats', 'herald-nats-http', 'herald-amqp']) {
+      for (const id of ['herald-nats', 'herald-nats-recovery', 'herald-nats-http', 'herald-amqp']) {
         const c = find(list, id, o.clusterSockets, t);
         if (!c) continue;
         const speed = one ? c.framesPerS / one.framesPerS : Number.NaN;
@@ -160,29 +225,94 @@ export function renderMarkdown(results: BenchResults): string {
     out.push('');
     out.push('Goals: deliveries/s ≥ 0.7 × one pod; server CPU per frame ≥ 8 × lower than Socket.IO + Redis with 1 target, ≥ 10 × with 100.', '');
     out.push(table(['contender, event to', 'vs one pod', 'goal', 'Socket.IO CPU ÷ Herald CPU', 'goal'], goalRows));
+    const recoveryRows: string[][] = [];
+    for (const t of o.targetings.filter((x) => x !== 'all')) {
+      const on = find(list, 'herald-nats-recovery', o.clusterSockets, t);
+      const off = find(list, 'herald-nats', o.clusterSockets, t);
+      if (!on || !off) continue;
+      const ratio = on.framesPerS / off.framesPerS;
+      const goal = t === 'single' ? 0.8 : 0.9;
+      recoveryRows.push([
+        targetingLabel(t),
+        num(on.framesPerS),
+        num(off.framesPerS),
+        `${num(ratio, 2)} ×`,
+        perRunRatios(results.cluster.rows, 'herald-nats-recovery', 'herald-nats', o.clusterSockets, t),
+        `≥ ${goal} × ${verdict(Number.isFinite(ratio) && off.framesPerS > 0 ? ratio >= goal : undefined)}`,
+        `${num(on.cpuSPerMFrames, 2)} / ${num(off.cpuSPerMFrames, 2)}`,
+        `${num(off.cpuSPerMFrames / on.cpuSPerMFrames, 2)} ×`,
+        `${num(on.brokerCpuSPerMFrames, 2)} / ${num(off.brokerCpuSPerMFrames, 2)}`,
+        `${num(on.serverRssMiB)} / ${num(off.serverRssMiB)}`,
+      ]);
+    }
+    if (recoveryRows.length > 0) {
+      out.push('', 'Recovery (§6) on ÷ off, two Bun pods on NATS, publisher client. Goal: deliveries/s on ≥ 0.8 × off with 1 target per event, ≥ 0.9 × with 100.', '');
+      out.push(
+        table(
+          ['event to', 'on: frames/s', 'off: frames/s', 'on ÷ off (median)', 'per run', 'goal', 'pods CPU-s per M frames (on / off)', 'pods CPU per frame off ÷ on', 'nats-server CPU-s per M frames (on / off)', 'pods RSS MiB (on / off)'],
+          recoveryRows,
+        ),
+      );
+    }
     for (const f of results.cluster.failed) out.push('', `Failed: ${f.contender} (run ${f.run}): ${f.error}`);
     for (const w of results.cluster.natsWarnings ?? []) out.push('', `nats-server: ${w}`);
   }
 
   if (results.latency) {
-    const rows = results.latency.rows;
-    out.push('', `## 3. Latency, emit → client, ${num(results.latency.sockets)} sockets over two pods (µs)`, '');
+    const rows = latencyMedians(results.latency.rows);
+    const runs = results.latency.runs ?? 1;
+    out.push('', `## 3. Latency, emit → client, ${num(results.latency.sockets)} sockets over two pods (µs${runs > 1 ? `, medians of ${runs} runs` : ''})`, '');
     out.push(
       table(
-        ['path', 'events/s', 'p50', 'p99', 'p99.9', 'max', 'received', 'publisher lag max (ms)'],
-        rows.map((r) => [r.label, num(r.eventsPerSecond), num(r.p50), num(r.p99), num(r.p999), num(r.max), `${num(r.received)}/${num(r.published)}`, num(r.publisherMaxLagMs, 1)]),
+        ['path', 'events/s', 'p50', 'p99', 'p99.9', 'max', 'received', 'publisher lag max (ms)', 'cores: pods / nats-server / publisher / clients / machine'],
+        rows.map((r) => [
+          r.label,
+          num(r.eventsPerSecond),
+          num(r.p50),
+          num(r.p99),
+          num(r.p999),
+          num(r.max),
+          `${num(r.received)}/${num(r.published)}`,
+          num(r.publisherMaxLagMs, 1),
+          r.cores
+            ? ['pods', 'nats-server', 'publisher', 'clients', 'machine'].map((k) => (r.cores![k] === undefined ? '—' : num(r.cores![k]!, 2))).join(' / ')
+            : '—',
+        ]),
       ),
     );
     const goalRows: string[][] = [];
     for (const rate of o.latencyRates) {
-      const h = rows.find((r) => r.system === 'herald' && r.eventsPerSecond === rate);
       const n = rows.find((r) => r.system === 'raw-nats' && r.eventsPerSecond === rate);
-      if (!h || !n) continue;
-      const overhead = (h.p99 - n.p99) / 1000;
-      goalRows.push([num(rate), `${num((h.p50 - n.p50) / 1000, 2)} ms`, `${num(overhead, 2)} ms`, rate === 10_000 ? verdict(overhead <= 1) : '—']);
+      for (const system of ['herald', 'herald-recovery'] as const) {
+        const h = rows.find((r) => r.system === system && r.eventsPerSecond === rate);
+        if (!h || !n) continue;
+        const overhead = (h.p99 - n.p99) / 1000;
+        goalRows.push([h.label, num(rate), `${num((h.p50 - n.p50) / 1000, 2)} ms`, `${num(overhead, 2)} ms`, rate === 10_000 ? verdict(overhead <= 1) : '—']);
+      }
     }
     out.push('', 'Goal: p99 overhead over bare NATS ≤ 1 ms at 10k events/s.', '');
-    out.push(table(['events/s', 'p50 overhead', 'p99 overhead', 'goal'], goalRows));
+    out.push(table(['path', 'events/s', 'p50 overhead', 'p99 overhead', 'goal'], goalRows));
+    const recoveryRows: string[][] = [];
+    for (const rate of o.latencyRates) {
+      const on = rows.find((r) => r.system === 'herald-recovery' && r.eventsPerSecond === rate);
+      const off = rows.find((r) => r.system === 'herald' && r.eventsPerSecond === rate);
+      const n = rows.find((r) => r.system === 'raw-nats' && r.eventsPerSecond === rate);
+      if (!on || !off || !n) continue;
+      const overOff = (on.p99 - off.p99) / 1000;
+      const overNats = (on.p99 - n.p99) / 1000;
+      recoveryRows.push([
+        num(rate),
+        `${num((on.p50 - off.p50) / 1000, 2)} ms`,
+        `${num(overOff, 2)} ms`,
+        rate === 10_000 ? `≤ 1 ms ${verdict(overOff <= 1)}` : '—',
+        `${num(overNats, 2)} ms`,
+        rate === 10_000 ? `≤ 2 ms ${verdict(overNats <= 2)}` : '—',
+      ]);
+    }
+    if (recoveryRows.length > 0) {
+      out.push('', 'Recovery (§6): what the event log adds to emit → client (on − off), and on over bare NATS.', '');
+      out.push(table(['events/s', 'p50 on − off', 'p99 on − off', 'goal', 'p99 on − bare NATS', 'goal'], recoveryRows));
+    }
     for (const e of results.latency.errors) out.push('', `Failed: ${e}`);
     for (const w of results.latency.natsWarnings ?? []) out.push('', `nats-server: ${w}`);
   }
@@ -250,6 +380,93 @@ export function renderMarkdown(results: BenchResults): string {
         ]),
       ),
     );
+  }
+  if (results.resumeStorm) {
+    const storm = results.resumeStorm;
+    const since = stormMedians(storm.rows, 'since');
+    const plain = stormMedians(storm.rows, 'plain');
+    const any = since ?? plain;
+    if (any) {
+      out.push(
+        '',
+        `## Recovery: resume storm (one Bun pod, local bus, ${num(any.sockets)} sockets from ${any.clientProcesses} client processes, ` +
+          `${any.missed} missed events each, ${any.concurrency > 0 ? `${any.concurrency} handshakes in flight per process` : 'all at once'}; medians of ${any.run} run(s))`,
+        '',
+      );
+      const row = (r: ReturnType<typeof stormMedians>) =>
+        r
+          ? [
+              r.mode === 'since' ? `resume with since (${r.missed} replayed each)` : 'reconnect without since (reference)',
+              num(r.allDoneMs),
+              num(r.listenOverflows),
+              `${num(r.doneP50Ms)} / ${num(r.doneP99Ms)}`,
+              `${num(r.resumed)} / ${num(r.sockets)}${r.failed ? ` (${num(r.failed)} failed: ${r.errors[0] ?? ''})` : ''}`,
+              r.mode === 'since' ? `${num(r.gaps)} / ${num(r.wrongReplayed)}` : '—',
+              `${num(r.framesReceived)} / ${num(r.mode === 'since' ? r.sockets * r.missed : 0)}${r.outOfOrder ? `, ${num(r.outOfOrder)} out of order` : ''}`,
+              `${num(r.podCpuS, 2)} (${num(r.podCpuNetS ?? Number.NaN, 2)})`,
+              num(r.podCores, 2),
+              `${num(r.clientCores, 2)} / ${num(r.machineCores, 2)}`,
+              `${num(r.liveBefore.p50)} / ${num(r.liveBefore.p99)}`,
+              `${num(r.liveDuring.p50)} / ${num(r.liveDuring.p99)} (max ${num(r.liveDuring.max)})`,
+            ]
+          : [];
+      out.push(
+        table(
+          ['storm', 'all done (ms)', 'accept-queue overflows', 'per socket p50 / p99 (ms)', 'done', 'gap / wrong welcomes', 'frames after welcome / expected', 'pod CPU-s (net of live traffic)', 'pod cores', 'clients / machine cores', `live p50 / p99 before (µs)`, 'live p50 / p99 during (µs)'],
+          [row(since), row(plain)].filter((r) => r.length > 0),
+        ),
+      );
+      if (since && plain) {
+        out.push(
+          '',
+          `Replay storm ÷ plain reconnect storm: time ${num(since.allDoneMs / plain.allDoneMs, 2)} ×, pod CPU ${num(since.podCpuS / plain.podCpuS, 2)} × ` +
+            `(net of live traffic ${num((since.podCpuNetS ?? Number.NaN) / (plain.podCpuNetS ?? Number.NaN), 2)} ×: ${num(((since.podCpuNetS ?? Number.NaN) / since.sockets) * 1e6)} vs ${num(((plain.podCpuNetS ?? Number.NaN) / plain.sockets) * 1e6)} µs per socket); ` +
+            `live p99 during ÷ before: ${num(since.liveDuring.p99 / since.liveBefore.p99, 1)} × (since), ${num(plain.liveDuring.p99 / plain.liveBefore.p99, 1)} × (plain). ` +
+            `Live traffic: ${num(any.liveSockets)} sockets, ${num(any.liveRate)} events/s over HTTP.`,
+        );
+      }
+    }
+    for (const e of storm.errors) out.push('', `Failed: ${e}`);
+  }
+
+  if (results.recoveryMemory) {
+    const mem = results.recoveryMemory;
+    out.push('', `## Recovery: memory per kept event (one pod, local bus, no sockets, ${num(mem.users)} users; full GC before and after)`, '');
+    const on = mem.rows.filter((r) => r.recovery);
+    const control = (r: RecoveryMemoryRow) => mem.rows.find((c) => !c.recovery && c.runtime === r.runtime && c.targets === r.targets);
+    // What the index holds, less the same with recovery off: on Node the heap plus external (a
+    // Buffer's bytes are outside V8's heap); on Bun the heap alone (JSC's heap size already
+    // counts a string's characters, which Bun reports as external too).
+    const held = (r: RecoveryMemoryRow | undefined) =>
+      r ? r.heapBytesPerEvent + (r.runtime === 'node' ? (r.externalBytesPerEvent ?? 0) : 0) : 0;
+    const real = (r: RecoveryMemoryRow) => held(r) - held(control(r));
+    out.push(
+      table(
+        ['runtime', 'targets per event', 'events', 'held B/event (Bun: heap; Node: heap + external)', 'RSS B/event', 'held / RSS B/event, recovery off (control)', 'counted B/event (herald_recovery_bytes)', 'frame bytes in the count', 'real ÷ counted (held, on − off)'],
+        on.map((r) => [
+          r.runtime,
+          num(r.targets),
+          num(r.events),
+          r.runtime === 'node' ? `${num(r.heapBytesPerEvent)} + ${num(r.externalBytesPerEvent ?? 0)}` : num(r.heapBytesPerEvent),
+          num(r.rssBytesPerEvent),
+          `${num(held(control(r)))} / ${num(control(r)?.rssBytesPerEvent ?? Number.NaN)}`,
+          num(r.countedBytesPerEvent),
+          num(r.frameBytes),
+          `${num(real(r) / r.countedBytesPerEvent, 2)} ×`,
+        ]),
+      ),
+    );
+    const fits: string[] = [];
+    for (const runtime of [...new Set(on.map((r) => r.runtime))]) {
+      const rows = on.filter((r) => r.runtime === runtime);
+      const measured = fitPerTarget(rows, real);
+      const counted = fitPerTarget(rows, (r) => r.countedBytesPerEvent);
+      fits.push(
+        `${runtime}: real ≈ ${num(measured.perEvent)} + ${num(measured.perTarget)} × targets bytes per event; counted = ${num(counted.perEvent)} + ${num(counted.perTarget)} × targets`,
+      );
+    }
+    if (fits.length > 0) out.push('', `Least-squares fit over targets per event (held, recovery on − off): ${fits.join('; ')}.`);
+    for (const e of mem.errors) out.push('', `Failed: ${e}`);
   }
   for (const e of results.errors) out.push('', `**Scenario failed**: ${e}`);
   return out.join('\n') + '\n';

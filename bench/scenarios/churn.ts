@@ -77,7 +77,7 @@ export async function runChurn(options: BenchOptions): Promise<ChurnRow[]> {
       say(`churn ${kind} FAILED ${(error as Error).message}`);
       rows.push({
         pod: kind, warmupCycles: 0, cycles: 0, failed: options.churnCycles, errors: [(error as Error).message], connectsPerS: NaN,
-        before: { heapUsedMiB: NaN, rssMiB: NaN }, after: { heapUsedMiB: NaN, rssMiB: NaN }, heapDeltaMiB: NaN, rssDeltaMiB: NaN,
+        before: { heapUsedMiB: NaN, rssMiB: NaN, externalMiB: NaN }, after: { heapUsedMiB: NaN, rssMiB: NaN, externalMiB: NaN }, heapDeltaMiB: NaN, rssDeltaMiB: NaN,
         registriesBefore: {}, registriesAfter: {},
       });
     } finally {

@@ -39,6 +39,7 @@ export async function runCluster(options: BenchOptions): Promise<ClusterResult> 
   };
   const brokerPids: Record<string, number[]> = {
     'herald-nats': [nats.pid],
+    'herald-nats-recovery': [nats.pid],
     'herald-nats-http': [nats.pid],
     'herald-amqp': pidsNamed('beam.smp'),
     'socketio-redis': pidsNamed('redis-server'),

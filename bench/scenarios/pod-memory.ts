@@ -17,6 +17,8 @@ export async function startInspectablePod(kind: PodKind, extraEnv: Record<string
 export interface MemoryReading {
   heapUsedMiB: number;
   rssMiB: number;
+  /** Memory outside the JS heap that the runtime accounts for (Node: Buffers' bytes; Bun reports 0). */
+  externalMiB: number;
 }
 
 /** Full GC in the pod, then its heap (as the runtime reports it) and RSS from /proc. */
@@ -25,13 +27,17 @@ export async function memoryAfterGc(pod: ServerProcess): Promise<MemoryReading> 
   pod.signal('SIGUSR2');
   const reading = await line;
   const rss = sampleProcess(pod.pid)?.rssBytes ?? Number(reading.rss);
-  return { heapUsedMiB: Number(reading.heapUsed) / 2 ** 20, rssMiB: rss / 2 ** 20 };
+  return { heapUsedMiB: Number(reading.heapUsed) / 2 ** 20, rssMiB: rss / 2 ** 20, externalMiB: Number(reading.external ?? 0) / 2 ** 20 };
 }
 
 /** Herald's registry gauges from /metrics (0 for a peer without them). */
-export async function registries(pod: ServerProcess): Promise<Record<string, number>> {
+export function registries(pod: ServerProcess): Promise<Record<string, number>> {
+  return metricValues(pod, ['herald_connections', 'herald_user_topics', 'herald_token_expiry_entries']);
+}
+
+/** Unlabelled metrics from a Herald pod's /metrics, by name (NaN when absent). */
+export async function metricValues(pod: ServerProcess, names: string[]): Promise<Record<string, number>> {
   const text = await (await fetch(`http://127.0.0.1:${pod.port}/metrics`)).text();
-  const names = ['herald_connections', 'herald_user_topics', 'herald_token_expiry_entries'];
   const values: Record<string, number> = {};
   for (const name of names) {
     const line = text.split('\n').find((l) => l.startsWith(`${name} `));

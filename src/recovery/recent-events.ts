@@ -1,4 +1,4 @@
-/** One event as the index keeps it: its frame ready to send, and who may receive it. */
+/** One event as the router hands it to the index: its frame ready to send, and who may receive it. */
 export interface RecentEvent<Frame> {
   readonly seq: number;
   readonly frame: Frame;
@@ -10,46 +10,113 @@ export interface RecentEvent<Frame> {
   readonly atMs: number;
 }
 
-/** A first-in, first-out list that drops from the front without copying the rest. */
+/** What the index keeps of an event, and gives back to a resume. */
+export interface KeptEvent<Frame> {
+  readonly seq: number;
+  readonly frame: Frame;
+  readonly skipSessionId: string | null;
+  readonly bytes: number;
+  readonly atMs: number;
+}
+
+/** Items per chunk of a queue. */
+const CHUNK = 1024;
+
+/**
+ * A first-in, first-out list in chunks of a fixed size. A push writes into the newest chunk
+ * only, and a full chunk is never written again until it is dropped whole. (One array written
+ * at its end on every push is an old object pointing at a new one each time: the generational
+ * collector scans such an array again in full at every young collection, a cost that grows
+ * with the index.)
+ */
 class Queue<T> {
-  private items: T[] = [];
+  private chunks: T[][] = [];
+  /** Index of the first live item in chunks[0]. */
   private head = 0;
+  private size = 0;
 
   push(item: T): void {
-    this.items.push(item);
+    const last = this.chunks[this.chunks.length - 1];
+    if (last !== undefined && last.length < CHUNK) last.push(item);
+    else this.chunks.push([item]);
+    this.size++;
   }
 
   peek(): T | undefined {
-    return this.items[this.head];
+    return this.size === 0 ? undefined : this.chunks[0]![this.head];
   }
 
   shift(): T | undefined {
-    const item = this.items[this.head];
-    if (item === undefined) return undefined;
-    this.items[this.head++] = undefined as T;
-    // Compact once the dropped front outweighs what is left.
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
+    if (this.size === 0) return undefined;
+    const first = this.chunks[0]!;
+    const item = first[this.head]!;
+    this.size--;
+    if (++this.head === first.length) {
+      // Spent: every chunk but the newest is full, and the newest is spent only when empty.
+      this.chunks.shift();
       this.head = 0;
-    }
+    } else first[this.head - 1] = undefined as T;
     return item;
   }
 
   get length(): number {
-    return this.items.length - this.head;
+    return this.size;
   }
 
-  /** Items whose key is over `after`, in order; the queue is sorted by key. */
-  *after(after: number, key: (item: T) => number): IterableIterator<T> {
-    let lo = this.head;
-    let hi = this.items.length;
+  /** The position of the first item whose key is over `after` (the queue is sorted by key), or undefined. */
+  private firstAfter(after: number, key: (item: T) => number): { chunk: number; index: number } | undefined {
+    const chunks = this.chunks;
+    // The first chunk whose last item is over `after`, by bisection over the chunks.
+    let lo = 0;
+    let hi = chunks.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (key(this.items[mid]!) <= after) lo = mid + 1;
+      const chunk = chunks[mid]!;
+      if (key(chunk[chunk.length - 1]!) <= after) lo = mid + 1;
       else hi = mid;
     }
-    for (let i = lo; i < this.items.length; i++) yield this.items[i]!;
+    if (lo === chunks.length) return undefined;
+    const chunk = chunks[lo]!;
+    let i = lo === 0 ? this.head : 0;
+    let j = chunk.length;
+    while (i < j) {
+      const mid = (i + j) >>> 1;
+      if (key(chunk[mid]!) <= after) i = mid + 1;
+      else j = mid;
+    }
+    return { chunk: lo, index: i };
   }
+
+  /** Items whose key is over `after`, in order. */
+  *after(after: number, key: (item: T) => number): IterableIterator<T> {
+    const at = this.firstAfter(after, key);
+    if (!at) return;
+    for (let c = at.chunk, i = at.index; c < this.chunks.length; c++, i = 0) {
+      const chunk = this.chunks[c]!;
+      for (; i < chunk.length; i++) yield chunk[i]!;
+    }
+  }
+
+  /** The item whose key is `wanted`, if held. */
+  find(wanted: number, key: (item: T) => number): T | undefined {
+    const at = this.firstAfter(wanted - 1, key);
+    const item = at && this.chunks[at.chunk]![at.index];
+    return item !== undefined && key(item) === wanted ? item : undefined;
+  }
+}
+
+/**
+ * One user's entries: the `seq` of each event for them, in order. Numbers, not the events: an
+ * array of numbers holds nothing for the collector to trace, and the user's id is kept once.
+ */
+class UserLog {
+  readonly seqs = new Queue<number>();
+  constructor(readonly userId: string) {}
+}
+
+/** An event as filed: what a resume gets, and the user logs it is in (for its eviction). */
+interface Filed<Frame> extends KeptEvent<Frame> {
+  readonly logs: UserLog[];
 }
 
 /** Per-target overhead counted for each entry: a slot in the user's queue and its share of the map. */
@@ -58,18 +125,26 @@ export const BYTES_PER_TARGET = 16;
 export const BYTES_PER_EVENT = 96;
 
 export type Lookup<Frame> =
-  | { complete: true; events: RecentEvent<Frame>[] }
+  | { complete: true; events: KeptEvent<Frame>[] }
   /** The index no longer holds every event after `since` (evicted, or before it started). */
   | { complete: false };
+
+const seqOf = (event: { seq: number }) => event.seq;
+const itself = (seq: number) => seq;
 
 /**
  * The recent events of the whole cluster, by user, bounded by age and by bytes (oldest out
  * first), so that a resume is a lookup, not a scan. Events are appended in log order.
  * `coveredAfter` says from where on it holds everything: every event with a larger `seq`.
+ *
+ * Kept per event: one entry (frame, seq, session to skip, bytes, time) in the global queue and
+ * its list of user logs; per target, a number in that user's log. Nothing of the event's
+ * header is kept: its user-id strings are garbage once filed, so that a kept event costs the
+ * collector the same few objects whatever the number of its targets.
  */
 export class RecentEvents<Frame> {
-  private readonly all = new Queue<RecentEvent<Frame>>();
-  private readonly byUser = new Map<string, Queue<RecentEvent<Frame>>>();
+  private readonly all = new Queue<Filed<Frame>>();
+  private readonly byUser = new Map<string, UserLog>();
   private heldBytes = 0;
   private covered: number;
 
@@ -82,17 +157,22 @@ export class RecentEvents<Frame> {
   }
 
   append(event: RecentEvent<Frame>): void {
-    this.all.push(event);
-    this.heldBytes += event.bytes;
-    for (const userId of event.targetUsers) {
-      let queue = this.byUser.get(userId);
-      if (!queue) {
-        queue = new Queue();
-        this.byUser.set(userId, queue);
+    const targets = event.targetUsers;
+    const logs = new Array<UserLog>(targets.length);
+    for (let i = 0; i < targets.length; i++) {
+      const userId = targets[i]!;
+      let log = this.byUser.get(userId);
+      if (!log) {
+        log = new UserLog(userId);
+        this.byUser.set(userId, log);
       }
-      queue.push(event);
+      log.seqs.push(event.seq);
+      logs[i] = log;
     }
-    this.evict(event.atMs);
+    const { seq, frame, skipSessionId, bytes, atMs } = event;
+    this.all.push({ seq, frame, skipSessionId, bytes, atMs, logs });
+    this.heldBytes += bytes;
+    this.evict(atMs);
   }
 
   /**
@@ -101,12 +181,16 @@ export class RecentEvents<Frame> {
    */
   lookup(userId: string, sessionId: string, since: number): Lookup<Frame> {
     if (since < this.covered) return { complete: false };
-    const queue = this.byUser.get(userId);
-    const events: RecentEvent<Frame>[] = [];
-    if (queue) {
-      for (const event of queue.after(since, (e) => e.seq)) {
+    const log = this.byUser.get(userId);
+    const events: KeptEvent<Frame>[] = [];
+    if (log) {
+      let previous = -1;
+      for (const seq of log.seqs.after(since, itself)) {
         // A target listed twice by a foreign publisher is filed twice: replay it once.
-        if (event.skipSessionId !== sessionId && events[events.length - 1] !== event) events.push(event);
+        if (seq === previous) continue;
+        previous = seq;
+        const event = this.all.find(seq, seqOf);
+        if (event && event.skipSessionId !== sessionId) events.push(event);
       }
     }
     return { complete: true, events };
@@ -121,11 +205,11 @@ export class RecentEvents<Frame> {
       this.all.shift();
       this.heldBytes -= oldest.bytes;
       this.covered = oldest.seq;
-      for (const userId of oldest.targetUsers) {
-        const queue = this.byUser.get(userId);
+      for (const log of oldest.logs) {
         // Appended in log order, so a user's oldest entry is this event.
-        queue?.shift();
-        if (queue && queue.length === 0) this.byUser.delete(userId);
+        log.seqs.shift();
+        // Emptied only once every event filed in it has gone: no kept event refers to it.
+        if (log.seqs.length === 0) this.byUser.delete(log.userId);
       }
     }
   }

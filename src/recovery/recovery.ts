@@ -1,7 +1,7 @@
 import type { Bus } from '../bus/bus.js';
 import type { Metrics } from '../metrics.js';
 import { readMissedFromLog, type MissedFromLog } from './log-reader.js';
-import { RecentEvents, type RecentEvent } from './recent-events.js';
+import { RecentEvents, type KeptEvent, type RecentEvent } from './recent-events.js';
 import type { Since } from './since.js';
 
 /** What a bus that keeps an event log says about it before it delivers the first message. */
@@ -15,7 +15,7 @@ export interface EventLogInfo {
 /** What a socket's welcome says about the log, and the missed events to send after it. */
 export interface Resume<Frame> {
   welcome: { epoch?: string; seq?: number; gap?: boolean; replayed?: number };
-  events: readonly RecentEvent<Frame>[];
+  events: readonly KeptEvent<Frame>[];
 }
 
 export interface RecoveryOptions<Frame> {

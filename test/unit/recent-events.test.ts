@@ -87,6 +87,47 @@ describe('recent events (the per-user recovery index)', () => {
     );
   });
 
+  it('answers and evicts alike past many chunks of its queues (1,024 items a chunk)', () => {
+    // 10 bytes an event, a budget of 30,000: the newest 3,000 of 5,000 stay.
+    const index = new RecentEvents<string>({ maxBytes: 30_000, windowMs: 1e9 });
+    const history: RecentEvent<string>[] = [];
+    for (let seq = 1; seq <= 5_000; seq++) {
+      const event: RecentEvent<string> = {
+        seq,
+        frame: `f${seq}`,
+        skipSessionId: seq % 7 === 0 ? 's1' : null,
+        targetUsers: seq % 3 === 0 ? ['a', 'b'] : ['a'],
+        bytes: 10,
+        atMs: 0,
+      };
+      history.push(event);
+      index.append(event);
+    }
+    expect({ events: index.events, coveredAfter: index.coveredAfter }).toEqual({ events: 3_000, coveredAfter: 2_000 });
+    for (const since of [2_000, 2_047, 3_071, 3_072, 4_095, 4_096, 4_999, 5_000]) {
+      for (const [user, session] of [['a', 's0'], ['b', 's1']] as const) {
+        const expected = history
+          .filter((e) => e.seq > since && e.targetUsers.includes(user) && e.skipSessionId !== session)
+          .map((e) => e.seq);
+        const answer = index.lookup(user, session, since);
+        expect(answer.complete && answer.events.map((e) => e.seq)).toEqual(expected);
+      }
+    }
+    expect(index.lookup('a', 's0', 1_999)).toEqual({ complete: false });
+  });
+
+  it('replays once and evicts cleanly an event that lists a target twice (a foreign publisher)', () => {
+    const index = new RecentEvents<string>({ maxBytes: 1_000_000, windowMs: 1_000 });
+    index.append({ seq: 1, frame: 'x', skipSessionId: null, targetUsers: ['c', 'c', 'd'], bytes: 10, atMs: 0 });
+    index.append({ seq: 2, frame: 'y', skipSessionId: null, targetUsers: ['c'], bytes: 10, atMs: 500 });
+    const answer = index.lookup('c', 's', 0);
+    expect(answer.complete && answer.events.map((e) => e.frame)).toEqual(['x', 'y']);
+    index.evict(1_200);
+    expect({ users: index.users, events: index.events }).toEqual({ users: 1, events: 1 });
+    const after = index.lookup('c', 's', 1);
+    expect(after.complete && after.events.map((e) => e.frame)).toEqual(['y']);
+  });
+
   it('drops a user with nothing left, so the map does not grow with users who are gone', () => {
     const index = new RecentEvents<string>({ maxBytes: 1_000_000, windowMs: 1_000 });
     for (let i = 1; i <= 1_000; i++) {
