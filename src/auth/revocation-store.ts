@@ -30,3 +30,9 @@ export interface RevocationStore {
   record(revocation: Revocation, keepMs: number): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * A revocation as a store keeps it: what `record` was given. Entries written before sessions
+ * were kept hold `userId` and `revokedAt` only, so every other field may be missing.
+ */
+export type StoredRevocation = Partial<Revocation> & { revokedAt: number };

@@ -482,11 +482,7 @@ describe('client SDK through a draining pod', () => {
       // What the full buffer held back is replayed on the resume: nothing lost, nothing twice.
       const big = c.events.filter((e) => e.type === 'BIG').map((e) => (e.content as { n: number }).n);
       expect(big).toEqual(Array.from({ length: published }, (_, i) => i + 1));
-      const resumed = c.states.filter((s) => s.status === 'open').at(-1)!;
-      expect(resumed).toMatchObject({ gap: false });
-      expect(resumed.replayed).toBeGreaterThan(0);
-      expect(c.gaps).toEqual([]);
-      expectResumedEveryReconnect(c);
+      expectReplayedWithoutGap(c, c.states.filter((s) => s.status === 'open').at(-1)!);
       await c.client.close();
     } finally {
       await proxy.close();
@@ -531,6 +527,30 @@ function series(events: HeraldEvent[]): number[] {
 }
 
 /** The first socket carried no `since`; every later one resumed from where the client was. */
+/**
+ * After the second open: 20 more events are published, then every event of the series has
+ * reached the app exactly once and in order.
+ */
+async function expectEveryEventOnceAfterResume(
+  c: { opened(n: number): Promise<unknown>; events: HeraldEvent[] },
+  publisher: { published: number; stop(): Promise<number> },
+): Promise<void> {
+  await c.opened(2);
+  const resumedAt = publisher.published;
+  await waitUntil(() => publisher.published >= resumedAt + 20, 'events after the resume');
+  const total = await publisher.stop();
+  await waitUntil(() => series(c.events).at(-1) === total, `event ${total}`);
+  expect(series(c.events)).toEqual(oneTo(total));
+}
+
+/** A reopened socket got a replay, no gap was reported, and every reconnect resumed with `since`. */
+function expectReplayedWithoutGap(c: { gaps: unknown[] } & Parameters<typeof expectResumedEveryReconnect>[0], reopened: ConnectionState) {
+  expect(reopened).toMatchObject({ gap: false });
+  expect((reopened as { replayed?: number }).replayed).toBeGreaterThan(0);
+  expect(c.gaps).toEqual([]);
+  expectResumedEveryReconnect(c);
+}
+
 function expectResumedEveryReconnect(c: { sinces: () => (string | null)[] }): void {
   const [first, ...rest] = c.sinces();
   expect(first).toBeNull();
@@ -577,12 +597,7 @@ describe('client SDK resumes (recovery, CONTRACT §6): every missed event once a
     target = b;
     const stopped = a.stop();
     expect(await c.state('reconnecting')).toMatchObject({ code: 4000 });
-    await c.opened(2);
-    const resumedAt = publisher.published;
-    await waitUntil(() => publisher.published >= resumedAt + 20, 'events after the resume');
-    const total = await publisher.stop();
-    await waitUntil(() => series(c.events).at(-1) === total, `event ${total}`);
-    expect(series(c.events)).toEqual(oneTo(total));
+    await expectEveryEventOnceAfterResume(c, publisher);
     // The first connect carried no since; the resume carried A's epoch and the last seq delivered before it.
     expect(c.urls.map((u) => u.port)).toEqual([String(a.port), String(b.port)]);
     const [none, since] = c.sinces();
@@ -608,17 +623,8 @@ describe('client SDK resumes (recovery, CONTRACT §6): every missed event once a
       await waitUntil(() => series(c.events).length >= 10, 'the first events');
       proxy.freeze('open');
       expect(await c.state('reconnecting')).toMatchObject({ code: 4100 });
-      await c.opened(2);
-      const resumedAt = publisher.published;
-      await waitUntil(() => publisher.published >= resumedAt + 20, 'events after the resume');
-      const total = await publisher.stop();
-      await waitUntil(() => series(c.events).at(-1) === total, `event ${total}`);
-      expect(series(c.events)).toEqual(oneTo(total));
-      const reopened = c.states.filter((s) => s.status === 'open')[1]!;
-      expect(reopened).toMatchObject({ gap: false });
-      expect(reopened.replayed).toBeGreaterThan(0);
-      expect(c.gaps).toEqual([]);
-      expectResumedEveryReconnect(c);
+      await expectEveryEventOnceAfterResume(c, publisher);
+      expectReplayedWithoutGap(c, c.states.filter((s) => s.status === 'open')[1]!);
       await c.client.close();
     } finally {
       await proxy.close();

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { TestClient, publish, refusedUpgrade } from './harness/client.js';
 import { connect, expectStillReceives, ids } from './harness/identities.js';
-import { killAllPods, metricValue, podCommand, podEnv, startPod, type EngineName, type Pod } from './harness/pod.js';
+import { killAllPods, metricValue, spawnFailingPod, startPod, type EngineName, type Pod } from './harness/pod.js';
 import { freePort } from './harness/free-port.js';
 import { mintToken } from './harness/tokens.js';
 
@@ -258,13 +258,7 @@ export function runPolicyCases(engine: EngineName): void {
     });
 
     describe('start-up', () => {
-      const run = (env: Record<string, string | undefined>) => {
-        const { command, args } = podCommand(engine);
-        const child = spawn(command, args, { env: podEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-        let stderr = '';
-        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-        return { child, stderr: () => stderr };
-      };
+      const run = (env: Record<string, string | undefined>) => spawnFailingPod(engine, env);
 
       it('exits 2 with one line naming each bad variable', async () => {
         const started = run({ HERALD_PORT: 'eighty', HERALD_BUS: 'kafka', HERALD_MAX_BACKPRESSURE: '-5', HERALD_LOG_LEVEL: 'loud' });

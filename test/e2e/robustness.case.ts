@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,7 +5,7 @@ import WebSocket from 'ws';
 import { TestClient, post, refusedUpgrade } from './harness/client.js';
 import { freePort } from './harness/free-port.js';
 import { connect, expectStillReceives, ids, type Connected } from './harness/identities.js';
-import { killAllPods, podCommand, podEnv, startPod, type EngineName, type Pod } from './harness/pod.js';
+import { killAllPods, spawnFailingPod, startPod, type EngineName, type Pod } from './harness/pod.js';
 import { rawHttp } from './harness/raw-http.js';
 import { TEST_PUBLISH_TOKEN, mintToken } from './harness/tokens.js';
 
@@ -185,13 +184,7 @@ export function runRobustnessCases(engine: EngineName): void {
     });
 
     describe('start-up failures', () => {
-      const run = (env: Record<string, string | undefined>) => {
-        const { command, args } = podCommand(engine);
-        const child = spawn(command, args, { env: podEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-        let stderr = '';
-        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-        return { child, stderr: () => stderr };
-      };
+      const run = (env: Record<string, string | undefined>) => spawnFailingPod(engine, env);
       let holder: Server;
       let heldPort: number;
       beforeAll(async () => {

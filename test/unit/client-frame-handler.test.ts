@@ -1,4 +1,3 @@
-import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { Revocations } from '../../src/auth/revocations.js';
 import { TokenVerifier } from '../../src/auth/token-verifier.js';
@@ -8,16 +7,10 @@ import type { Socket } from '../../src/gateway/socket-state.js';
 import { MAX_CLIENT_FRAME_BYTES } from '../../src/protocol/client-frames.js';
 import type { Disconnect } from '../../src/protocol/close-codes.js';
 import { fakeSocket } from './fake-socket.js';
+import { mintUnitToken, nowS } from './unit-tokens.js';
 
 const SECRET = 'client-frame-unit-secret-0123456789abcdef';
-const nowS = () => Math.floor(Date.now() / 1000);
-
-function mint(claims: Record<string, unknown>, secret = SECRET): Promise<string> {
-  const now = nowS();
-  return new SignJWT({ iat: now - 10, exp: now + 3600, ...claims })
-    .setProtectedHeader({ alg: 'HS256' })
-    .sign(new TextEncoder().encode(secret));
-}
+const mint = (claims: Record<string, unknown>, secret = SECRET) => mintUnitToken(claims, secret);
 
 /** A socket that records what is sent, how it was ended, and anything done to it after it closed. */
 type RecordingSocket = Socket & {

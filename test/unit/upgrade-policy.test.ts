@@ -1,4 +1,3 @@
-import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { Revocations } from '../../src/auth/revocations.js';
 import { TokenVerifier } from '../../src/auth/token-verifier.js';
@@ -9,16 +8,10 @@ import type { SocketState } from '../../src/gateway/socket-state.js';
 import { createUpgradePolicy, type RefusalReason, type UpgradePolicyDeps } from '../../src/gateway/upgrade-policy.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
 import { fakeSocket } from './fake-socket.js';
+import { mintUnitToken, nowS } from './unit-tokens.js';
 
 const SECRET = 'upgrade-policy-unit-secret-0123456789abcdef';
-const nowS = () => Math.floor(Date.now() / 1000);
-
-function mint(claims: Record<string, unknown>, secret = SECRET): Promise<string> {
-  const now = nowS();
-  return new SignJWT({ iat: now - 10, exp: now + 3600, ...claims })
-    .setProtectedHeader({ alg: 'HS256' })
-    .sign(new TextEncoder().encode(secret));
-}
+const mint = (claims: Record<string, unknown>, secret = SECRET) => mintUnitToken(claims, secret);
 
 function request(options: { url?: string; headers?: Record<string, string> } = {}): UpgradeRequest {
   const headers = new Map(Object.entries(options.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));

@@ -1,6 +1,6 @@
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import { randomUUID } from 'node:crypto';
-import type { RevocationStore } from '../../auth/revocation-store.js';
+import type { RevocationStore, StoredRevocation } from '../../auth/revocation-store.js';
 import type { Revocation, Revocations } from '../../auth/revocations.js';
 import { BusUnavailableError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -36,16 +36,8 @@ export interface AmqpRevocationStoreOptions {
   retryMs?: number;
 }
 
-/** One entry. Entries written before sessions were kept hold `userId`, `revokedAt` and `keepUntil` only. */
-interface StoredRevocation {
-  userId?: string;
-  sessionId?: string;
-  revokedAt: number;
-  calledAt?: number;
-  user?: boolean;
-  /** After this instant (ms) the revocation covers no unexpired token. */
-  keepUntil: number;
-}
+/** One entry of the stream: a stored revocation and the instant after which it covers no unexpired token. */
+type StreamEntry = StoredRevocation & { keepUntil: number };
 
 interface Live {
   connection: ChannelModel;
@@ -106,7 +98,7 @@ export class AmqpRevocationStore implements RevocationStore {
     if (this.closed) throw new BusUnavailableError('the revocation store is closed');
     this.keepMs = Math.max(this.keepMs, keepMs);
     const { userId, sessionId, revokedAt, calledAt, user } = revocation;
-    const entry: StoredRevocation = { userId, sessionId, revokedAt, calledAt, user, keepUntil: Math.max(revokedAt, calledAt) + keepMs };
+    const entry: StreamEntry = { userId, sessionId, revokedAt, calledAt, user, keepUntil: Math.max(revokedAt, calledAt) + keepMs };
     try {
       const { writer } = await this.connect();
       await withTimeout(append(writer, this.stream, Buffer.from(JSON.stringify(entry)), {}), RECORD_TIMEOUT_MS);
@@ -202,7 +194,7 @@ export class AmqpRevocationStore implements RevocationStore {
       return;
     }
     try {
-      const entry = JSON.parse(msg.content.toString()) as StoredRevocation;
+      const entry = JSON.parse(msg.content.toString()) as StreamEntry;
       const idOk = (id: unknown) => id === undefined || typeof id === 'string';
       if (typeof entry.revokedAt !== 'number' || !idOk(entry.userId) || !idOk(entry.sessionId) || (entry.userId ?? entry.sessionId) === undefined) {
         throw new Error('not a revocation');

@@ -1,6 +1,6 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import type { RevocationStore } from '../../auth/revocation-store.js';
+import type { RevocationStore, StoredRevocation } from '../../auth/revocation-store.js';
 import type { Revocation, Revocations } from '../../auth/revocations.js';
 import { BusUnavailableError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -22,15 +22,6 @@ export interface NatsRevocationStoreOptions {
    * bug (a token once set it), and a pod brings it back to its own keep.
    */
   maxKeepMs?: number;
-}
-
-/** What one key holds. Entries written before sessions were kept hold `userId` and `revokedAt` only. */
-interface StoredRevocation {
-  userId?: string;
-  sessionId?: string;
-  revokedAt: number;
-  calledAt?: number;
-  user?: boolean;
 }
 
 const encoder = new TextEncoder();

@@ -133,3 +133,15 @@ export async function metricValue(pod: Pod, name: string, labels = ''): Promise<
   if (!line) return 0;
   return Number(line.slice(line.lastIndexOf(' ') + 1));
 }
+
+/**
+ * Starts a gateway process that is expected to fail at start: its exit and what it wrote to
+ * stderr, for the start-up error cases.
+ */
+export function spawnFailingPod(engine: EngineName, env: Record<string, string | undefined>) {
+  const { command, args } = podCommand(engine);
+  const child = spawn(command, args, { env: podEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return { child, stderr: () => stderr };
+}
