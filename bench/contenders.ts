@@ -86,6 +86,33 @@ export interface Contender {
   start(brokers: BrokerUrls): Promise<Running>;
 }
 
+/**
+ * BENCH_BASELINE=<checkout of an earlier commit>: Herald from there, run beside this one in the
+ * same cells (contenders herald-bun-baseline and herald-bun-baseline-norecovery), so a change is
+ * measured before and after in one run rather than across runs on a noisy machine.
+ */
+const BASELINE = process.env.BENCH_BASELINE;
+
+function baselineContenders(dir: string): Contender[] {
+  const entry = `${dir.replace(/\/$/, '')}/src/main.ts`;
+  if (!existsSync(entry)) throw new Error(`BENCH_BASELINE=${dir}: ${entry} is missing`);
+  const start = (name: string, extra: Record<string, string>) => ServerProcess.start(name, BUN, [entry], heraldEnv({ extra }));
+  return [
+    {
+      id: 'herald-bun-baseline',
+      label: 'Herald on Bun, baseline',
+      note: `bun ${entry} (BENCH_BASELINE), HERALD_BUS=local`,
+      start: async () => running([await start('herald-bun-baseline', {})], 'herald'),
+    },
+    {
+      id: 'herald-bun-baseline-norecovery',
+      label: 'Herald on Bun, baseline, recovery off',
+      note: `bun ${entry} (BENCH_BASELINE), HERALD_RECOVERY_WINDOW_S=0`,
+      start: async () => running([await start('herald-bun-baseline-norecovery', { HERALD_RECOVERY_WINDOW_S: '0' })], 'herald'),
+    },
+  ];
+}
+
 /** Scenario 1: one process each. */
 export const ONE_POD: Contender[] = [
   {
@@ -125,6 +152,7 @@ export const ONE_POD: Contender[] = [
     start: async () =>
       running([await ServerProcess.start('socketio', NODE, [`${PEER_BUILD}/socketio-node.js`], {})], 'socketio'),
   },
+  ...(BASELINE ? baselineContenders(BASELINE) : []),
 ];
 
 async function twoHeraldPods(bus: 'nats' | 'amqp', brokers: BrokerUrls, id: string, extra: Record<string, string>) {

@@ -2,7 +2,7 @@
  * `bun bench/micro-hot-path.ts`: the per-event cost of each step of Herald's publish path,
  * measured on the project's own functions in one process (bench/RESULTS.md quotes it).
  */
-import { uuidv7 } from 'uuidv7';
+import { eventId } from '../src/protocol/event-id.js';
 import { decodeBusMessage, encodeEventMessage } from '../src/protocol/bus-format.js';
 import { publishBatchValidator, publishEventValidator } from '../src/protocol/event.js';
 import { encodeEvents } from '../src/protocol/event-encoder.js';
@@ -22,8 +22,8 @@ const toEveryone = { type: 'bench.event', content: eventContent(0), targetUsers:
 
 process.stdout.write('per event, 1,000-event batch of 1-target events:\n');
 time('  publishBatchValidator.Check', 50, 1000, 'µs', () => publishBatchValidator.Check(batch));
-time('  uuidv7()', 50, 1000, 'µs', () => batch.forEach(() => uuidv7()));
-const frame = `{"type":"bench.event","id":"${uuidv7()}","content":${JSON.stringify(eventContent(0))},"fromUserId":null,"ts":1}`;
+time('  eventId()', 50, 1000, 'µs', () => batch.forEach(() => eventId()));
+const frame = `{"type":"bench.event","id":"${eventId()}","content":${JSON.stringify(eventContent(0))},"fromUserId":null,"ts":1}`;
 time('  encodeEventMessage (header JSON + frame into one buffer)', 50, 1000, 'µs', () =>
   batch.forEach((e) => encodeEventMessage({ targetUsers: e.targetUsers, fromSessionId: null, inclusive: false, emittedAt: 1 }, frame)),
 );

@@ -31,7 +31,7 @@ function engine(): Engine<SocketState> {
   return {
     name: 'null',
     listen: async () => ({ port: 0 }),
-    prepareFrame: (frame) => decoder.decode(frame) as unknown as EngineFrame,
+    prepareFrame: (frame) => (typeof frame === 'string' ? frame : decoder.decode(frame)) as unknown as EngineFrame,
     publish: () => true,
     fanOut: (work) => work(),
     stop: async () => {},

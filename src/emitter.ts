@@ -2,9 +2,9 @@ import type { Revocation } from './auth/revocations.js';
 import type { RevocationStore } from './auth/revocation-store.js';
 import type { Bus } from './bus/bus.js';
 import { BusUnavailableError, InvalidIdError, InvalidRequestError, MessageTooLargeError } from './errors.js';
-import { encodeBusMessage, MessageKind } from './protocol/bus-format.js';
+import { MessageKind, outgoingBytes, outgoingControl, type OutgoingMessage } from './protocol/bus-format.js';
 import { ID_RULE, isValidId, type PublishEvent } from './protocol/event.js';
-import { encodeEvents } from './protocol/event-encoder.js';
+import { prepareEvents } from './protocol/event-encoder.js';
 
 export interface EmitterOptions {
   bus: Bus;
@@ -43,7 +43,7 @@ export class Emitter {
 
   /** One event or a batch (all or nothing); resolves with their ids in request order. */
   async emit(events: PublishEvent | PublishEvent[] | unknown): Promise<string[]> {
-    const { ids, messages } = encodeEvents(events);
+    const { ids, messages } = prepareEvents(events);
     await this.publishAll(messages);
     this.options.counters?.published(messages.length);
     return ids;
@@ -93,8 +93,8 @@ export class Emitter {
     const { userId, sessionId, revokedAt, calledAt, user } = revocation;
     const message =
       sessionId === undefined
-        ? encodeBusMessage(MessageKind.DisconnectUser, { userId: userId!, revokedAt, calledAt })
-        : encodeBusMessage(MessageKind.DisconnectSession, { sessionId, userId, revokedAt, calledAt, ...(user ? { user } : {}) });
+        ? outgoingControl(MessageKind.DisconnectUser, { userId: userId!, revokedAt, calledAt })
+        : outgoingControl(MessageKind.DisconnectSession, { sessionId, userId, revokedAt, calledAt, ...(user ? { user } : {}) });
     await this.publishAll([message]);
   }
 
@@ -114,7 +114,7 @@ export class Emitter {
    * One request's messages in order, all or nothing as far as this process can tell: nothing
    * goes out while the bus is down or when any message is over the broker's limit.
    */
-  private async publishAll(messages: Uint8Array[]): Promise<void> {
+  private async publishAll(messages: OutgoingMessage[]): Promise<void> {
     try {
       await publishAll(this.options.bus, messages);
     } catch (error) {
@@ -124,13 +124,15 @@ export class Emitter {
   }
 }
 
-export async function publishAll(bus: Bus, messages: Uint8Array[]): Promise<void> {
+export async function publishAll(bus: Bus, messages: OutgoingMessage[]): Promise<void> {
   if (!bus.up) throw new BusUnavailableError();
   const limit = bus.maxMessageBytes;
   if (limit !== undefined) {
     for (const msg of messages) {
-      if (msg.length > limit) {
-        throw new MessageTooLargeError(`an event of ${msg.length} bytes on the bus is over the broker's limit of ${limit}`);
+      // Encoded here once; the bus sends the same bytes.
+      const size = outgoingBytes(msg).length;
+      if (size > limit) {
+        throw new MessageTooLargeError(`an event of ${size} bytes on the bus is over the broker's limit of ${limit}`);
       }
     }
   }

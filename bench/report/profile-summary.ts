@@ -22,7 +22,7 @@ const PARTS: [string, (f: ProfileNode['callFrame']) => boolean][] = [
   ['HTTP: JSON.parse of the request body (http/api.ts)', (f) => f.url.endsWith('http/api.ts') && f.functionName === 'parse'],
   ['encodeEvents (publisher/event-encoder.ts), all of it', (f) => f.url.endsWith('event-encoder.ts') && f.functionName === 'encodeEvents'],
   ['  typebox validation (Check / uniqueItems hashing)', (f) => f.url.includes('@sinclair/typebox') || (f.functionName === 'Check' && f.url.includes('typebox'))],
-  ['  uuidv7 ids', (f) => f.url.includes('uuidv7')],
+  ['  event ids (UUIDv7)', (f) => f.url.includes('uuidv7') || f.url.includes('event-id')],
   ['  encodeBusMessage (bus-format.ts)', (f) => f.url.endsWith('bus-format.ts') && f.functionName === 'encodeBusMessage'],
   ['bus: LocalBus.publish promises (bus/local.ts)', (f) => f.url.endsWith('bus/local.ts')],
   ['decodeBusMessage (bus-format.ts)', (f) => f.url.endsWith('bus-format.ts') && f.functionName === 'decodeBusMessage'],

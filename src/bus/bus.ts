@@ -1,13 +1,20 @@
 import type { RevocationStore } from '../auth/revocation-store.js';
 import type { Logger } from '../log.js';
+import type { BusMessage, OutgoingMessage } from '../protocol/bus-format.js';
 import type { EventLogInfo } from '../recovery/recovery.js';
 
 /**
- * Called with each stored message in order. `position` is its place in the bus's event log
- * (1, 2, …; 0 on a bus without one). A stored message may be a bundle of several messages
- * (protocol/bus-format.ts): event `seq` = position × 1024 + index in the bundle.
+ * What a bus hands the router: the bytes a broker delivered (a message, or a bundle of several:
+ * protocol/bus-format.ts), or — on the local bus — the messages of one publish as they were
+ * made, never encoded.
  */
-export type BusMessageHandler = (msg: Uint8Array, position: number) => void;
+export type StoredMessage = Uint8Array | readonly BusMessage[];
+
+/**
+ * Called with each stored message in order. `position` is its place in the bus's event log
+ * (1, 2, …; 0 on a bus without one). Event `seq` = position × 1024 + index in the stored message.
+ */
+export type BusMessageHandler = (stored: StoredMessage, position: number) => void;
 
 /**
  * Carries encoded messages (protocol/bus-format.ts) between pods.
@@ -30,12 +37,13 @@ export interface Bus {
    * resolves only once it has delivered what the log held at start (the pod's warm-up).
    */
   start(onMessage: BusMessageHandler, onLogOpened?: (log: EventLogInfo) => void): Promise<void>;
-  publish(msg: Uint8Array): Promise<void>;
+  publish(msg: OutgoingMessage): Promise<void>;
   /**
    * One request's messages, in order, all or nothing as far as the bus can tell. A bus with
    * an event log stores them as one message (a bundle) when they fit, and resolves once stored.
+   * A broker bus sends `outgoingBytes(msg)`.
    */
-  publishBatch(messages: Uint8Array[]): Promise<void>;
+  publishBatch(messages: readonly OutgoingMessage[]): Promise<void>;
   /**
    * Drives /readyz and herald_bus_up. False while the broker is unreachable and, on a pod's
    * bus, within 10 s of a broker that stops answering without closing the connection (a frozen
@@ -52,7 +60,7 @@ export interface Bus {
    * than a pod's memory; false when the log no longer holds them all. Only a bus whose log
    * outlives a pod's memory has it (NATS).
    */
-  readLog?(from: number, to: number, each: BusMessageHandler, maxMessages: number): Promise<boolean>;
+  readLog?(from: number, to: number, each: (stored: Uint8Array, position: number) => void, maxMessages: number): Promise<boolean>;
   /** The store that keeps revocations beside this bus's broker for pods started later; none on the local bus. */
   createRevocationStore?(log: Logger): RevocationStore;
 }

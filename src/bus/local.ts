@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { BusUnavailableError } from '../errors.js';
-import { packBundles } from '../protocol/bus-format.js';
+import { MAX_BUNDLE_MESSAGES, type OutgoingMessage } from '../protocol/bus-format.js';
 import type { EventLogInfo } from '../recovery/recovery.js';
 import type { Bus, BusMessageHandler } from './bus.js';
 
@@ -16,6 +16,8 @@ export class LocalChannel {
   position = 0;
 }
 
+const RESOLVED = Promise.resolve();
+
 export interface LocalBusOptions {
   channel?: LocalChannel;
   /** Sends without receiving (a publisher). */
@@ -26,7 +28,8 @@ export interface LocalBusOptions {
 
 /**
  * The embedded bus: one process, no broker. A publish is delivered to every member of the
- * channel before `publish` resolves, so order is call order.
+ * channel before `publish` resolves, so order is call order. Messages are handed over as the
+ * emitter made them: nothing is encoded or decoded in between.
  */
 export class LocalBus implements Bus {
   readonly name = 'local';
@@ -55,20 +58,23 @@ export class LocalBus implements Bus {
     for (const listener of this.listeners) listener(true);
   }
 
-  async publish(msg: Uint8Array): Promise<void> {
+  publish(msg: OutgoingMessage): Promise<void> {
     return this.publishBatch([msg]);
   }
 
-  async publishBatch(messages: Uint8Array[]): Promise<void> {
-    if (!this.started) throw new BusUnavailableError('the local bus is closed');
+  publishBatch(messages: readonly OutgoingMessage[]): Promise<void> {
+    if (!this.started) return Promise.reject(new BusUnavailableError('the local bus is closed'));
     if (!this.options.eventLog) {
-      for (const msg of messages) for (const member of this.channel.members) member(msg, 0);
-      return;
+      for (const member of this.channel.members) member(messages, 0);
+      return RESOLVED;
     }
-    for (const stored of packBundles(messages)) {
+    // As a broker's log would store them: one position per request, up to a bundle's size.
+    for (let from = 0; from < messages.length; from += MAX_BUNDLE_MESSAGES) {
+      const stored = messages.length <= MAX_BUNDLE_MESSAGES ? messages : messages.slice(from, from + MAX_BUNDLE_MESSAGES);
       const position = ++this.channel.position;
       for (const member of this.channel.members) member(stored, position);
     }
+    return RESOLVED;
   }
 
   onStatus(listener: (up: boolean) => void): void {

@@ -160,9 +160,9 @@ class BunEngine<Data> implements Engine<Data> {
     return new Response(INTERNAL_ERROR_BODY, { status: 500, headers: { 'content-type': 'application/json' } });
   }
 
-  prepareFrame(frame: Uint8Array): EngineFrame {
+  prepareFrame(frame: string | Uint8Array): EngineFrame {
     // Bun sends a string as a text frame and bytes as a binary one: decode once per event.
-    return this.decoder.decode(frame);
+    return typeof frame === 'string' ? frame : this.decoder.decode(frame);
   }
 
   publish(topic: string, frame: EngineFrame, from?: Conn<Data>): boolean {

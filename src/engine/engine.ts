@@ -96,8 +96,8 @@ export interface Engine<Data = unknown> {
    * engine whose runtime lets two parties share one server has it (Bun.serve).
    */
   mount?(options: MountOptions, handler: EngineHandler<Data>): ServeHandlers;
-  /** Converts an event's UTF-8 frame bytes into what `publish` sends as a text frame, once per event. */
-  prepareFrame(frame: Uint8Array): EngineFrame;
+  /** Converts an event's frame (a string, or its UTF-8 bytes) into what `publish` sends as a text frame, once per event. */
+  prepareFrame(frame: string | Uint8Array): EngineFrame;
   /**
    * Native topic fan-out of a text frame; `from` is skipped (uWebSockets' publish-from-socket
    * semantics). Returns false when a subscriber is past its backpressure limit.

@@ -196,9 +196,10 @@ class UwsEngine<Data> implements Engine<Data> {
     });
   }
 
-  prepareFrame(frame: Uint8Array): EngineFrame {
-    // uWebSockets.js sends bytes as they are; isBinary=false makes them a text frame.
-    return frame;
+  prepareFrame(frame: string | Uint8Array): EngineFrame {
+    // uWebSockets.js sends bytes as they are (isBinary=false makes them a text frame); a string
+    // would be encoded again at every publish, so it is encoded here once.
+    return typeof frame === 'string' ? Buffer.from(frame) : frame;
   }
 
   publish(topic: string, frame: EngineFrame, from?: Conn<Data>): boolean {

@@ -1,7 +1,8 @@
 import type { Revocations } from '../auth/revocations.js';
+import type { StoredMessage } from '../bus/bus.js';
 import type { Engine, EngineFrame } from '../engine/engine.js';
 import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics.js';
+import { DELIVERY_SAMPLE_EVERY, type Metrics } from '../metrics.js';
 import {
   BusFormatError,
   decodeBusMessage,
@@ -10,7 +11,6 @@ import {
   MessageKind,
   type BusMessage,
   type DisconnectSessionHeader,
-  type EventHeader,
 } from '../protocol/bus-format.js';
 import { frameWithSeq } from '../protocol/client-frames.js';
 import { Disconnect } from '../protocol/close-codes.js';
@@ -34,47 +34,60 @@ export interface RouterDeps {
   recovery?: Recovery<EngineFrame>;
 }
 
+type EventMessage = Extract<BusMessage, { kind: typeof MessageKind.Event }>;
+
 /** Bytes counted per kept event beyond its frame (see docs/recovery.md). */
 const FRAME_OVERHEAD_BYTES = 16;
+
 
 /**
  * The hot path: one stored bus message in, native topic publishes out. Reads the routing
  * header, never the event content; prepares the frame once per event — with its `seq` when the
  * bus keeps a log — and, without recovery, only when this pod holds one of its targets.
  */
-export function createRouter(deps: RouterDeps): (stored: Uint8Array, position?: number) => void {
+export function createRouter(deps: RouterDeps): (stored: StoredMessage, position?: number) => void {
   const { engine, hub, revocations, sessions, metrics, log, maxBackpressure, recovery } = deps;
+  // Counted per stored message, not per event: one metric update per publish request.
+  let eventsRouted = 0;
+  let framesSent = 0;
+  let deliveriesUntilSample = 0;
 
-  function deliverEvent(header: EventHeader, frameBytes: Uint8Array, seq: number): void {
-    metrics.eventsReceived.inc();
+  function deliverEvent(event: EventMessage, seq: number): void {
+    eventsRouted++;
+    const { header, frame: frameIn } = event;
     // Sessions belong to users: the origin is each target user's own socket of that session (as in resumes).
     const fromSessionId = header.inclusive ? null : header.fromSessionId;
     let frame: EngineFrame | undefined;
     if (recovery && seq > 0) {
-      frame = engine.prepareFrame(frameWithSeq(frameBytes, seq));
+      frame = engine.prepareFrame(event.frameOpen !== undefined ? `${event.frameOpen},"seq":${seq}}` : frameWithSeq(frameIn, seq));
       recovery.record({
         seq,
         frame,
         skipSessionId: header.inclusive ? null : header.fromSessionId,
         targetUsers: header.targetUsers,
-        bytes: frameBytes.length + FRAME_OVERHEAD_BYTES + BYTES_PER_EVENT + header.targetUsers.length * BYTES_PER_TARGET,
+        // A string frame (the local bus) counts its UTF-16 units: its bytes for the ASCII frames carry.
+        bytes: frameIn.length + FRAME_OVERHEAD_BYTES + BYTES_PER_EVENT + header.targetUsers.length * BYTES_PER_TARGET,
         atMs: header.emittedAt,
       });
     }
     let sent = 0;
-    for (const userId of header.targetUsers) {
-      const user = hub.user(userId);
+    const targets = header.targetUsers;
+    for (let i = 0; i < targets.length; i++) {
+      const user = hub.user(targets[i]!);
       if (user === undefined) continue;
       const from = fromSessionId === null ? undefined : user.sessions.get(fromSessionId);
       // Only the origin socket, which inclusive:false skips.
       if (from !== undefined && user.sockets.size === 1) continue;
-      frame ??= engine.prepareFrame(frameBytes);
+      frame ??= engine.prepareFrame(frameIn);
       if (!engine.publish(user.topic, frame, from)) closeSlowConsumers(user.sockets);
       sent += from === undefined ? user.sockets.size : user.sockets.size - 1;
     }
     if (sent > 0) {
-      metrics.framesSent.inc(sent);
-      metrics.deliverySeconds.observe(Math.max(0, Date.now() - header.emittedAt) / 1000);
+      framesSent += sent;
+      if (deliveriesUntilSample-- === 0) {
+        deliveriesUntilSample = DELIVERY_SAMPLE_EVERY - 1;
+        metrics.deliverySeconds.observe(Math.max(0, Date.now() - header.emittedAt) / 1000);
+      }
     }
   }
 
@@ -101,7 +114,7 @@ export function createRouter(deps: RouterDeps): (stored: Uint8Array, position?: 
   function dispatch(decoded: BusMessage, seq: number): void {
     switch (decoded.kind) {
       case MessageKind.Event:
-        return deliverEvent(decoded.header, decoded.frame, seq);
+        return deliverEvent(decoded, seq);
       case MessageKind.DisconnectUser: {
         const { userId, revokedAt, calledAt } = decoded.header;
         revocations.apply({ userId, revokedAt, calledAt: calledAt ?? revokedAt, user: true });
@@ -116,17 +129,17 @@ export function createRouter(deps: RouterDeps): (stored: Uint8Array, position?: 
     }
   }
 
-  function routeOne(msg: Uint8Array, seq: number): void {
-    let decoded;
+  /** One message, decoded or as bytes; a failure costs this message on this pod, never the bus subscription or the process. */
+  function routeOne(msg: BusMessage | Uint8Array, seq: number): void {
+    let decoded: BusMessage | undefined;
     try {
-      decoded = decodeBusMessage(msg);
+      decoded = msg instanceof Uint8Array ? decodeBusMessage(msg) : msg;
       dispatch(decoded, seq);
     } catch (error) {
       if (decoded === undefined || error instanceof BusFormatError) {
         metrics.busMessagesRejected.inc();
         log.warn({ err: error instanceof BusFormatError ? error.message : error }, 'unreadable bus message dropped');
       } else {
-        // A bug here costs this message on this pod, never the bus subscription or the process.
         metrics.routeFailures.inc();
         log.error({ err: error, kind: decoded.kind }, 'a bus message could not be routed');
       }
@@ -135,17 +148,31 @@ export function createRouter(deps: RouterDeps): (stored: Uint8Array, position?: 
     if (seq > 0) recovery?.advance(seq);
   }
 
+  function countRouted(): void {
+    if (eventsRouted > 0) metrics.eventsReceived.inc(eventsRouted);
+    if (framesSent > 0) metrics.framesSent.inc(framesSent);
+    eventsRouted = 0;
+    framesSent = 0;
+  }
+
   /**
    * The entry point: every stored bus message a pod receives goes through here, in log order,
    * with its log position (0 without a log). It never throws.
    */
-  return function routeBusMessage(stored: Uint8Array, position = 0): void {
+  return function routeBusMessage(stored: StoredMessage, position = 0): void {
+    const base = position * MAX_BUNDLE_MESSAGES;
+    if (!(stored instanceof Uint8Array)) {
+      for (let i = 0; i < stored.length; i++) routeOne(stored[i]!, position > 0 ? base + i : 0);
+      countRouted();
+      return;
+    }
     try {
-      forEachBundled(stored, (msg, index) => routeOne(msg, position > 0 ? position * MAX_BUNDLE_MESSAGES + index : 0));
+      forEachBundled(stored, (msg, index) => routeOne(msg, position > 0 ? base + index : 0));
     } catch (error) {
       metrics.busMessagesRejected.inc();
       log.warn({ err: error instanceof BusFormatError ? error.message : error }, 'unreadable bundle dropped');
-      if (position > 0) recovery?.advance(position * MAX_BUNDLE_MESSAGES);
+      if (position > 0) recovery?.advance(base);
     }
+    countRouted();
   };
 }

@@ -3,7 +3,7 @@ import type { Bus } from '../bus/bus.js';
 import type { EngineFrame } from '../engine/engine.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { encodeBusMessage, MessageKind } from '../protocol/bus-format.js';
+import { MessageKind, outgoingControl } from '../protocol/bus-format.js';
 import { welcomeFrame } from '../protocol/client-frames.js';
 import { Disconnect } from '../protocol/close-codes.js';
 import type { Recovery, Resume } from '../recovery/recovery.js';
@@ -79,7 +79,7 @@ export class SocketLifecycle {
     if (drain.draining) socket.send(drain.reconnectFrame());
     // Other pods close their socket of this session (4009); this pod ignores its own message.
     const opened = { sessionId, userId, socketKey: state.socketKey, openedAt: state.openedAt };
-    bus.publish(encodeBusMessage(MessageKind.SessionOpened, opened)).catch((error) => {
+    bus.publish(outgoingControl(MessageKind.SessionOpened, opened)).catch((error) => {
       // No echo will come: let a later announcement from another pod replace this socket.
       state.announced = true;
       log.warn({ err: error, sessionId: state.sessionId }, 'could not announce a session to other pods');

@@ -86,12 +86,55 @@ export interface HeaderOf {
   [MessageKind.Bundle]: BundleHeader;
 }
 
+/**
+ * A message as the router reads it. An event's frame is a string when the message was made in
+ * this process (the emitter's), bytes when it came off a broker.
+ */
 export type BusMessage =
-  | { kind: typeof MessageKind.Event; header: EventHeader; frame: Uint8Array }
+  | {
+      kind: typeof MessageKind.Event;
+      header: EventHeader;
+      frame: string | Uint8Array;
+      /** The frame without its closing brace, when made in this process: a `seq` is appended to it without reading the frame. */
+      frameOpen?: string;
+    }
   | { kind: typeof MessageKind.DisconnectUser; header: DisconnectUserHeader }
   | { kind: typeof MessageKind.DisconnectSession; header: DisconnectSessionHeader }
   | { kind: typeof MessageKind.SessionOpened; header: SessionOpenedHeader }
   | { kind: typeof MessageKind.Bundle; header: BundleHeader; frame: Uint8Array };
+
+/**
+ * A message on its way to the bus: the local bus hands it to the router as it is; a broker bus
+ * sends its bytes (`outgoingBytes`), encoded once and kept on it for whoever asks next (the
+ * emitter's size check, then the bus).
+ */
+export type OutgoingMessage = Exclude<BusMessage, { kind: typeof MessageKind.Bundle }> & { bytes?: Uint8Array };
+
+/**
+ * An event on its way out, as the emitter makes it, from its frame without the closing brace.
+ * `bytes` starts undefined so that every such object has one shape.
+ */
+export function outgoingEvent(header: EventHeader, frameOpen: string): OutgoingMessage {
+  return { kind: MessageKind.Event, header, frame: frameOpen + '}', frameOpen, bytes: undefined };
+}
+
+/** A control message on its way out. */
+export function outgoingControl<K extends ControlKind>(kind: K, header: HeaderOf[K]): OutgoingMessage {
+  return { kind, header, bytes: undefined } as OutgoingMessage;
+}
+
+type ControlKind = typeof MessageKind.DisconnectUser | typeof MessageKind.DisconnectSession | typeof MessageKind.SessionOpened;
+
+/** The message's bus format bytes, encoded on the first call only. */
+export function outgoingBytes(msg: OutgoingMessage): Uint8Array {
+  if (msg.bytes !== undefined) return msg.bytes;
+  let bytes: Uint8Array;
+  if (msg.kind !== MessageKind.Event) bytes = encodeBusMessage(msg.kind, msg.header as never);
+  else if (typeof msg.frame === 'string') bytes = encodeEventMessage(msg.header, msg.frame);
+  else bytes = encodeBusMessage(MessageKind.Event, msg.header, msg.frame);
+  msg.bytes = bytes;
+  return bytes;
+}
 
 export const BundleHeader = Type.Object({ count: Type.Integer({ minimum: 1, maximum: 1024 }) });
 export type BundleHeader = Static<typeof BundleHeader>;

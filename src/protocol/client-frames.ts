@@ -64,7 +64,9 @@ const CLOSING_BRACE = 0x7d;
  * per event (the publisher serialized the frame before the log gave it a position). A frame
  * that does not end with `}` is returned as it is.
  */
-export function frameWithSeq(frame: Uint8Array, seq: number): Uint8Array {
+export function frameWithSeq<F extends string | Uint8Array>(frame: F, seq: number): F;
+export function frameWithSeq(frame: string | Uint8Array, seq: number): string | Uint8Array {
+  if (typeof frame === 'string') return stringFrameWithSeq(frame, seq);
   let end = frame.length;
   while (end > 0 && frame[end - 1]! <= 0x20) end--;
   if (end === 0 || frame[end - 1] !== CLOSING_BRACE) return frame;
@@ -77,6 +79,12 @@ export function frameWithSeq(frame: Uint8Array, seq: number): Uint8Array {
   return out;
 }
 
+function stringFrameWithSeq(frame: string, seq: number): string {
+  let end = frame.length;
+  while (end > 0 && frame.charCodeAt(end - 1) <= 0x20) end--;
+  if (end === 0 || frame.charCodeAt(end - 1) !== CLOSING_BRACE) return frame;
+  return `${frame.slice(0, end - 1)},"seq":${seq}}`;
+}
 
 export function pongFrame(ts: number): string {
   return `{"type":"herald.pong","ts":${ts}}`;

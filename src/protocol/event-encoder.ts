@@ -1,6 +1,6 @@
 import type { TypeCheck } from '@sinclair/typebox/compiler';
-import { uuidv7 } from 'uuidv7';
-import { encodeEventMessage } from './bus-format.js';
+import { outgoingBytes, outgoingEvent, type OutgoingMessage } from './bus-format.js';
+import { eventId } from './event-id.js';
 import {
   MAX_CONTENT_BYTES,
   MAX_CONTENT_DEPTH,
@@ -17,16 +17,32 @@ const encoder = new TextEncoder();
 export interface EncodedEvents {
   /** The event ids, in request order (given, or made here as UUIDv7). */
   ids: string[];
-  /** One bus message per event, in request order. */
+  /** One bus message per event (bus format, docs/bus-format.md), in request order. */
   messages: Uint8Array[];
 }
 
+export interface PreparedEvents {
+  /** The event ids, in request order (given, or made here as UUIDv7). */
+  ids: string[];
+  /** One outgoing bus message per event, in request order. */
+  messages: OutgoingMessage[];
+}
+
 /**
- * Validates one event or a batch and turns each into its bus message: the client frame is
- * serialized here, once, and every pod forwards its bytes. All or nothing: throws
- * InvalidEventError with every problem found (JSON pointers into `body`) and encodes nothing.
+ * Validates one event or a batch and turns each into its bus message bytes, for a service that
+ * publishes them itself. All or nothing, as `prepareEvents`.
  */
 export function encodeEvents(body: unknown, now = Date.now()): EncodedEvents {
+  const { ids, messages } = prepareEvents(body, now);
+  return { ids, messages: messages.map(outgoingBytes) };
+}
+
+/**
+ * Validates one event or a batch and turns each into an outgoing bus message: the client frame
+ * is serialized here, once, and every pod forwards it. All or nothing: throws
+ * InvalidEventError with every problem found (JSON pointers into `body`) and prepares nothing.
+ */
+export function prepareEvents(body: unknown, now = Date.now()): PreparedEvents {
   const isBatch = Array.isArray(body);
   const events = (isBatch ? body : [body]) as PublishEvent[];
   const validator: TypeCheck<any> = isBatch ? publishBatchValidator : publishEventValidator;
@@ -62,23 +78,24 @@ export function encodeEvents(body: unknown, now = Date.now()): EncodedEvents {
   if (problems.length > 0) throw new InvalidEventError(problems);
 
   const ids: string[] = [];
-  const messages: Uint8Array[] = [];
+  const messages: OutgoingMessage[] = [];
   events.forEach((event, index) => {
-    const id = event.id ?? uuidv7();
+    const id = event.id ?? eventId(now);
     const fromUserId = event.fromUserId ?? null;
-    const frame =
+    // Without its closing brace: a pod appends the event's `seq` to it (§6).
+    const frameOpen =
       `{"type":${JSON.stringify(event.type)},"id":${JSON.stringify(id)},"content":${contents[index]},` +
-      `"fromUserId":${fromUserId === null ? 'null' : JSON.stringify(fromUserId)},"ts":${now}}`;
+      `"fromUserId":${fromUserId === null ? 'null' : JSON.stringify(fromUserId)},"ts":${now}`;
     ids.push(id);
     messages.push(
-      encodeEventMessage(
+      outgoingEvent(
         {
           targetUsers: event.targetUsers,
           fromSessionId: event.fromSessionId ?? null,
           inclusive: event.inclusive ?? false,
           emittedAt: now,
         },
-        frame,
+        frameOpen,
       ),
     );
   });

@@ -21,7 +21,7 @@ export async function readMissedFromLog<Frame>(
   who: { userId: string; sessionId: string },
   since: number,
   upTo: number,
-  prepare: (frame: Uint8Array, seq: number) => Frame,
+  prepare: (frame: string | Uint8Array, seq: number) => Frame,
 ): Promise<MissedFromLog<Frame> | undefined> {
   const events: RecentEvent<Frame>[] = [];
   const first = Math.floor(since / MAX_BUNDLE_MESSAGES);

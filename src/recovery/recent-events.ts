@@ -114,9 +114,9 @@ class UserLog {
   constructor(readonly userId: string) {}
 }
 
-/** An event as filed: what a resume gets, and the user logs it is in (for its eviction). */
+/** An event as filed: what a resume gets, and the user logs it is in (for its eviction): one log itself, not an array of one. */
 interface Filed<Frame> extends KeptEvent<Frame> {
-  readonly logs: UserLog[];
+  readonly logs: UserLog | UserLog[];
 }
 
 /** Per-target overhead counted for each entry: a slot in the user's queue and its share of the map. */
@@ -158,21 +158,26 @@ export class RecentEvents<Frame> {
 
   append(event: RecentEvent<Frame>): void {
     const targets = event.targetUsers;
-    const logs = new Array<UserLog>(targets.length);
-    for (let i = 0; i < targets.length; i++) {
-      const userId = targets[i]!;
-      let log = this.byUser.get(userId);
-      if (!log) {
-        log = new UserLog(userId);
-        this.byUser.set(userId, log);
-      }
-      log.seqs.push(event.seq);
-      logs[i] = log;
+    let logs: UserLog | UserLog[];
+    if (targets.length === 1) logs = this.fileFor(targets[0]!, event.seq);
+    else {
+      logs = new Array<UserLog>(targets.length);
+      for (let i = 0; i < targets.length; i++) logs[i] = this.fileFor(targets[i]!, event.seq);
     }
     const { seq, frame, skipSessionId, bytes, atMs } = event;
     this.all.push({ seq, frame, skipSessionId, bytes, atMs, logs });
     this.heldBytes += bytes;
     this.evict(atMs);
+  }
+
+  private fileFor(userId: string, seq: number): UserLog {
+    let log = this.byUser.get(userId);
+    if (!log) {
+      log = new UserLog(userId);
+      this.byUser.set(userId, log);
+    }
+    log.seqs.push(seq);
+    return log;
   }
 
   /**
@@ -205,13 +210,17 @@ export class RecentEvents<Frame> {
       this.all.shift();
       this.heldBytes -= oldest.bytes;
       this.covered = oldest.seq;
-      for (const log of oldest.logs) {
-        // Appended in log order, so a user's oldest entry is this event.
-        log.seqs.shift();
-        // Emptied only once every event filed in it has gone: no kept event refers to it.
-        if (log.seqs.length === 0) this.byUser.delete(log.userId);
-      }
+      const logs = oldest.logs;
+      if (logs instanceof UserLog) this.unfile(logs);
+      else for (const log of logs) this.unfile(log);
     }
+  }
+
+  private unfile(log: UserLog): void {
+    // Appended in log order, so a user's oldest entry is the event being dropped.
+    log.seqs.shift();
+    // Emptied only once every event filed in it has gone: no kept event refers to it.
+    if (log.seqs.length === 0) this.byUser.delete(log.userId);
   }
 
   /** Every event with a larger `seq` is held (or was never in the log). */

@@ -29,7 +29,7 @@ export interface RecoveryOptions<Frame> {
   /** The bus's log reader, where the log outlives a pod's memory (NATS): older resumes are read from it. */
   readLog?: Bus['readLog'];
   /** Turns an event's frame bytes into what the engine sends, with its `seq` (as the router does). */
-  prepare?: (frame: Uint8Array, seq: number) => Frame;
+  prepare?: (frame: string | Uint8Array, seq: number) => Frame;
 }
 
 /** Resumes read from the log at once; more wait their turn, and past the queue they get 503. */

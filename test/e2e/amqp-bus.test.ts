@@ -7,6 +7,7 @@ import { BrokerAuthenticationError, BusUnavailableError } from '../../src/errors
 import { createLogger } from '../../src/log.js';
 import { runBusContractCases } from './bus.case.js';
 import { AMQP_URL, deleteTopology, startAmqpRelay, uniqueExchange } from './harness/rabbitmq.js';
+import { numbered, numbersIn } from './harness/bus-messages.js';
 import { waitFor } from './harness/wait-for.js';
 
 const log = createLogger('silent');
@@ -42,14 +43,10 @@ describe('AmqpBus and the AMQP revocation store', () => {
     const received: number[] = [];
     const sender = newBus(exchange, { publishOnly: true });
     const pod = newBus(exchange);
-    await pod.start((msg) => received.push(new DataView(msg.buffer, msg.byteOffset).getUint32(0)));
+    await pod.start((stored) => received.push(...numbersIn(stored)));
     await sender.start(() => {});
     const count = 5_000;
-    const publishes = Array.from({ length: count }, (_, n) => {
-      const msg = new Uint8Array(16 * 1024);
-      new DataView(msg.buffer).setUint32(0, n);
-      return sender.publish(msg);
-    });
+    const publishes = Array.from({ length: count }, (_, n) => sender.publish(numbered(n, 16 * 1024)));
     await Promise.all(publishes);
     await waitFor('every message', () => received.length === count, 30_000);
     expect(received).toEqual(Array.from({ length: count }, (_, n) => n));
@@ -63,18 +60,18 @@ describe('AmqpBus and the AMQP revocation store', () => {
     const received: number[] = [];
     const pod = track(new AmqpBus({ url, exchange, log, backoff: { initialMs: 1_000, maxMs: 1_000 } }));
     pod.onStatus((up) => statuses.push(up));
-    await pod.start((msg) => received.push(msg[0]!));
+    await pod.start((stored) => received.push(...numbersIn(stored)));
     const sender = newBus(exchange, { publishOnly: true });
     await sender.start(() => {});
 
     expect(relay.connections).toBe(1);
     await relay.cut();
     await waitFor('the bus to go down', () => !pod.up);
-    await expect(pod.publish(new Uint8Array([9]))).rejects.toBeInstanceOf(BusUnavailableError);
+    await expect(pod.publish(numbered(9))).rejects.toBeInstanceOf(BusUnavailableError);
     await relay.restore();
     await waitFor('the bus to come back', () => pod.up);
     expect(statuses).toEqual([true, false, true]);
-    await sender.publish(new Uint8Array([7]));
+    await sender.publish(numbered(7));
     await waitFor('the message after the reconnect', () => received.includes(7));
     expect(received).toEqual([7]);
   });
@@ -100,17 +97,17 @@ describe('AmqpBus and the AMQP revocation store', () => {
 
   it('a closed bus is down and rejects publishes: nothing is sent', async () => {
     const exchange = freshExchange();
-    const seen: Uint8Array[] = [];
+    const seen: number[] = [];
     const watcher = newBus(exchange);
-    await watcher.start((msg) => seen.push(msg));
+    await watcher.start((stored) => seen.push(...numbersIn(stored)));
     const bus = new AmqpBus({ url: AMQP_URL, exchange, log });
     await bus.start(() => {});
     await bus.close();
     expect(bus.up).toBe(false);
-    await expect(bus.publish(new Uint8Array([1]))).rejects.toBeInstanceOf(BusUnavailableError);
-    await watcher.publish(new Uint8Array([2]));
+    await expect(bus.publish(numbered(1))).rejects.toBeInstanceOf(BusUnavailableError);
+    await watcher.publish(numbered(2));
     await waitFor('the marker', () => seen.length > 0);
-    expect(seen.map((m) => [...m])).toEqual([[2]]);
+    expect(seen).toEqual([2]);
   });
 
   it('a revocation recorded by one store is loaded by a store started later; expired ones are not', async () => {

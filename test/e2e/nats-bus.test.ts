@@ -7,6 +7,7 @@ import { BusUnavailableError, MessageTooLargeError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { runBusContractCases } from './bus.case.js';
 import { startNatsServer, stopAllNatsServers, type NatsServer } from './harness/nats-server.js';
+import { numbered, numbersIn } from './harness/bus-messages.js';
 import { waitFor } from './harness/wait-for.js';
 
 const log = createLogger('silent');
@@ -52,13 +53,14 @@ describe('NatsBus and the NATS revocation store', () => {
 
   it('refuses a message over the server max_payload with MessageTooLargeError and stays up', async () => {
     const subject = freshSubject();
-    const received: Uint8Array[] = [];
+    const received: number[] = [];
     const bus = newBus(subject);
-    await bus.start((msg) => received.push(msg));
-    await expect(bus.publish(new Uint8Array(2 * 1024 * 1024))).rejects.toBeInstanceOf(MessageTooLargeError);
+    await bus.start((stored) => received.push(...numbersIn(stored)));
+    await expect(bus.publish(numbered(1, 2 * 1024 * 1024))).rejects.toBeInstanceOf(MessageTooLargeError);
     expect(bus.up).toBe(true);
-    await bus.publish(Uint8Array.from([1, 2, 3]));
+    await bus.publish(numbered(2));
     await waitFor('the small message', () => received.length === 1);
+    expect(received).toEqual([2]);
   });
 
   it('while the server is down: up is false, publish rejects with BusUnavailableError and nothing is sent later', async () => {
@@ -67,16 +69,16 @@ describe('NatsBus and the NATS revocation store', () => {
     const seen: number[] = [];
     const bus = newBus(subject);
     bus.onStatus((up) => statuses.push(up));
-    await bus.start((msg) => seen.push(msg[0]!));
+    await bus.start((stored) => seen.push(...numbersIn(stored)));
     expect(bus.up).toBe(true);
 
     await server.kill();
     await waitFor('the bus to notice', () => !bus.up);
-    await expect(bus.publish(new Uint8Array([1]))).rejects.toBeInstanceOf(BusUnavailableError);
+    await expect(bus.publish(numbered(1))).rejects.toBeInstanceOf(BusUnavailableError);
 
     await server.restart();
     await waitFor('the bus to reconnect', () => bus.up, 15_000);
-    await bus.publish(new Uint8Array([2]));
+    await bus.publish(numbered(2));
     await waitFor('the message after the outage', () => seen.includes(2));
     // The refused message was not buffered and sent on reconnect.
     expect(seen).toEqual([2]);

@@ -21,8 +21,9 @@ function decodeEvent(message: Uint8Array): { header: EventHeader; frame: Uint8Ar
   if (decoded.kind !== MessageKind.Event) throw new Error(`kind ${decoded.kind}`);
   return {
     header: decoded.header,
-    frame: decoded.frame,
-    frameJson: JSON.parse(new TextDecoder().decode(decoded.frame)) as Record<string, unknown>,
+    // Bytes off the wire: encodeEvents' messages are what a broker carries.
+    frame: decoded.frame as Uint8Array,
+    frameJson: JSON.parse(new TextDecoder().decode(decoded.frame as Uint8Array)) as Record<string, unknown>,
   };
 }
 

@@ -13,7 +13,7 @@ import { encodeBusMessage, MessageKind } from '../../src/protocol/bus-format.js'
 
 /** A recording engine: the router's only output is what it asks the engine to do. */
 function recordingEngine() {
-  const prepared: Uint8Array[] = [];
+  const prepared: (string | Uint8Array)[] = [];
   const published: { topic: string; frame: EngineFrame; from?: Socket }[] = [];
   const engine: Engine<SocketState> = {
     name: 'recording',

@@ -1,3 +1,4 @@
+import { outgoingBytes, type OutgoingMessage } from '../../protocol/bus-format.js';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { BusUnavailableError } from '../../errors.js';
 import type { RevocationStore } from '../../auth/revocation-store.js';
@@ -93,7 +94,8 @@ export class AmqpBus implements Bus {
     });
   }
 
-  async publish(msg: Uint8Array): Promise<void> {
+  async publish(message: OutgoingMessage): Promise<void> {
+    const msg = outgoingBytes(message);
     const live = this.live;
     if (!live || !this.up) {
       throw new BusUnavailableError(this.blocked ? 'RabbitMQ is blocking publishes' : 'RabbitMQ is disconnected');
@@ -108,7 +110,7 @@ export class AmqpBus implements Bus {
     if (!written) await this.drained(live);
   }
 
-  publishBatch(messages: Uint8Array[]): Promise<void> {
+  publishBatch(messages: readonly OutgoingMessage[]): Promise<void> {
     // Called in order without awaiting in between: the broker keeps call order.
     return Promise.all(messages.map((msg) => this.publish(msg))).then(() => undefined);
   }

@@ -1,3 +1,4 @@
+import { outgoingBytes, type OutgoingMessage } from '../../protocol/bus-format.js';
 import { connect, type NatsConnection, type Status, type Subscription } from '@nats-io/transport-node';
 import { BrokerAuthenticationError, BusUnavailableError, MessageTooLargeError } from '../../errors.js';
 import type { RevocationStore } from '../../auth/revocation-store.js';
@@ -71,7 +72,7 @@ export class NatsBus implements Bus {
     return this.nc?.info?.max_payload;
   }
 
-  readLog(from: number, to: number, each: BusMessageHandler, maxMessages: number): Promise<boolean> {
+  readLog(from: number, to: number, each: (stored: Uint8Array, position: number) => void, maxMessages: number): Promise<boolean> {
     if (!this.eventLog || !this.up) return Promise.resolve(false);
     return this.eventLog.read(from, to, each, maxMessages);
   }
@@ -202,8 +203,9 @@ export class NatsBus implements Bus {
     });
   }
 
-  async publish(msg: Uint8Array): Promise<void> {
-    if (this.eventLog) return this.publishBatch([msg]);
+  async publish(message: OutgoingMessage): Promise<void> {
+    if (this.eventLog) return this.publishBatch([message]);
+    const msg = outgoingBytes(message);
     const nc = this.nc;
     if (!nc || !this.up) throw new BusUnavailableError(this.connected ? 'the event log is not open' : 'NATS is disconnected');
     const limit = this.maxMessageBytes;
@@ -217,10 +219,10 @@ export class NatsBus implements Bus {
     }
   }
 
-  async publishBatch(messages: Uint8Array[]): Promise<void> {
+  async publishBatch(messages: readonly OutgoingMessage[]): Promise<void> {
     if (this.eventLog) {
       if (!this.up) throw new BusUnavailableError('NATS is disconnected');
-      return this.eventLog.append(messages);
+      return this.eventLog.append(messages.map(outgoingBytes));
     }
     // Called in order without awaiting in between: the broker keeps call order.
     await Promise.all(messages.map((msg) => this.publish(msg)));
