@@ -4,7 +4,7 @@ import { decodeBusMessage, forEachBundled, MessageKind, outgoingEvent, type BusM
 /** A test message the bus carries like any event: to user `u<n>`, its frame `{"n":<n>}` plus `padding` bytes of filler. */
 export function numbered(n: number, padding = 0): OutgoingMessage {
   const filler = padding > 0 ? `,"pad":"${'x'.repeat(padding)}"` : '';
-  return outgoingEvent({ targetUsers: [`u${n}`], fromSessionId: null, inclusive: false, emittedAt: 0 }, `{"n":${n}${filler}}`);
+  return outgoingEvent({ targetUsers: [`u${n}`], fromSessionId: null, inclusive: false, emittedAt: 0 }, `{"n":${n}${filler}`);
 }
 
 /**
