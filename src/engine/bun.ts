@@ -1,5 +1,7 @@
 import type { Server, ServerWebSocket, WebSocketHandler } from 'bun';
 import { IncompleteBodyError, PayloadTooLargeError } from '../errors.js';
+import { Deadlines, type Deadline } from './deadlines.js';
+import { requestTarget } from './request-target.js';
 import type { HttpRequest } from '../http/http-types.js';
 import type { Disconnect } from '../protocol/close-codes.js';
 import type {
@@ -103,7 +105,7 @@ class BunEngine<Data> implements Engine<Data> {
 
   private fetchHandler(options: MountOptions, handler: EngineHandler<Data>) {
     return async (req: Request, server: Server<SocketData<Data>>): Promise<Response | undefined> => {
-      const url = new URL(req.url);
+      const url = requestTarget(req.url);
       if (url.pathname === options.socketPath && req.headers.get('upgrade')?.toLowerCase() === 'websocket') {
         const decision = await handler.upgrade({
           url: url.pathname + url.search,
@@ -192,7 +194,7 @@ class BunEngine<Data> implements Engine<Data> {
 
 const INTERNAL_ERROR_BODY = '{"error":"internal_error","message":"the request failed; see the gateway log"}';
 
-function toHttpRequest(req: Request, url: URL, options: MountOptions): HttpRequest {
+function toHttpRequest(req: Request, url: { pathname: string }, options: MountOptions): HttpRequest {
   return {
     method: req.method,
     path: url.pathname,
@@ -201,12 +203,14 @@ function toHttpRequest(req: Request, url: URL, options: MountOptions): HttpReque
   };
 }
 
+/** The deadlines of the request bodies being read, on one timer for the process. */
+const bodyDeadlines = new Deadlines();
+
 async function readBodyInTime(req: Request, limit: number, timeoutMs: number): Promise<Uint8Array> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let deadline: Deadline | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new IncompleteBodyError('stalled', `the request body did not arrive within ${timeoutMs} ms`)),
-      timeoutMs,
+    deadline = bodyDeadlines.add(timeoutMs, () =>
+      reject(new IncompleteBodyError('stalled', `the request body did not arrive within ${timeoutMs} ms`)),
     );
   });
   try {
@@ -216,7 +220,7 @@ async function readBodyInTime(req: Request, limit: number, timeoutMs: number): P
     // Bun rejects the read with an AbortError when the connection closes under it.
     throw new IncompleteBodyError('cut', 'the connection closed before the request body arrived', { cause: error });
   } finally {
-    clearTimeout(timer);
+    deadline!.cancel();
   }
 }
 
