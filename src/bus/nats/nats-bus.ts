@@ -1,4 +1,4 @@
-import { outgoingBytes, type OutgoingMessage } from '../../protocol/bus-format.js';
+import { outgoingBytes, packBundles, type OutgoingMessage } from '../../protocol/bus-format.js';
 import { connect, type NatsConnection, type Status, type Subscription } from '@nats-io/transport-node';
 import { BrokerAuthenticationError, BusUnavailableError, MessageTooLargeError } from '../../errors.js';
 import type { RevocationStore } from '../../auth/revocation-store.js';
@@ -203,20 +203,8 @@ export class NatsBus implements Bus {
     });
   }
 
-  async publish(message: OutgoingMessage): Promise<void> {
-    if (this.eventLog) return this.publishBatch([message]);
-    const msg = outgoingBytes(message);
-    const nc = this.nc;
-    if (!nc || !this.up) throw new BusUnavailableError(this.connected ? 'the event log is not open' : 'NATS is disconnected');
-    const limit = this.maxMessageBytes;
-    if (limit !== undefined && msg.length > limit) {
-      throw new MessageTooLargeError(`a bus message of ${msg.length} bytes is over the NATS max_payload of ${limit}`);
-    }
-    try {
-      nc.publish(this.options.subject, msg);
-    } catch (error) {
-      throw new BusUnavailableError('NATS refused the publish', { cause: error });
-    }
+  publish(message: OutgoingMessage): Promise<void> {
+    return this.publishBatch([message]);
   }
 
   async publishBatch(messages: readonly OutgoingMessage[]): Promise<void> {
@@ -224,8 +212,20 @@ export class NatsBus implements Bus {
       if (!this.up) throw new BusUnavailableError('NATS is disconnected');
       return this.eventLog.append(messages.map(outgoingBytes));
     }
-    // Called in order without awaiting in between: the broker keeps call order.
-    await Promise.all(messages.map((msg) => this.publish(msg)));
+    const nc = this.nc;
+    if (!nc || !this.up) throw new BusUnavailableError(this.connected ? 'the event log is not open' : 'NATS is disconnected');
+    const limit = this.maxMessageBytes ?? Number.POSITIVE_INFINITY;
+    const encoded = messages.map(outgoingBytes);
+    for (const msg of encoded) {
+      if (msg.length > limit) throw new MessageTooLargeError(`a bus message of ${msg.length} bytes is over the NATS max_payload of ${limit}`);
+    }
+    try {
+      // One NATS message per request where it fits (a bundle): what every pod pays per message —
+      // the client's parsing, the subscription callback, the router's entry — is paid once per request.
+      for (const stored of packBundles(encoded, limit)) nc.publish(this.options.subject, stored);
+    } catch (error) {
+      throw new BusUnavailableError('NATS refused the publish', { cause: error });
+    }
   }
 
   onStatus(listener: (up: boolean) => void): void {
