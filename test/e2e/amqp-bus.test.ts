@@ -5,6 +5,7 @@ import { Revocations, type Revocation } from '../../src/auth/revocations.js';
 import { AmqpBus, type AmqpBusOptions } from '../../src/bus/amqp/amqp-bus.js';
 import { BrokerAuthenticationError, BusUnavailableError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
+import { encodeEventMessage, forEachBundled } from '../../src/protocol/bus-format.js';
 import { runBusContractCases } from './bus.case.js';
 import { AMQP_URL, deleteTopology, startAmqpRelay, uniqueExchange } from './harness/rabbitmq.js';
 import { waitFor } from './harness/wait-for.js';
@@ -53,6 +54,35 @@ describe('AmqpBus and the AMQP revocation store', () => {
     await Promise.all(publishes);
     await waitFor('every message', () => received.length === count, 30_000);
     expect(received).toEqual(Array.from({ length: count }, (_, n) => n));
+  });
+
+  it('a batch travels as one AMQP message (a bundle) up to 1 MiB, as several past it, and unpacks whole and in order', async () => {
+    const exchange = freshExchange();
+    const stored: Uint8Array[] = [];
+    const sender = newBus(exchange, { publishOnly: true });
+    const pod = newBus(exchange);
+    await pod.start((msg) => stored.push(msg));
+    await sender.start(() => {});
+    const event = (n: number, frame: string) =>
+      encodeEventMessage({ targetUsers: [`u${n}`], fromSessionId: null, inclusive: false, emittedAt: n }, frame);
+    const unpacked = () => {
+      const out: number[][] = [];
+      for (const msg of stored) forEachBundled(msg, (one) => out.push([...one]));
+      return out;
+    };
+
+    const small = Array.from({ length: 1000 }, (_, n) => event(n, `{"n":${n}}`));
+    await sender.publishBatch(small);
+    await waitFor('the batch', () => unpacked().length === small.length);
+    expect(unpacked()).toEqual(small.map((m) => [...m]));
+    expect(stored).toHaveLength(1);
+
+    stored.length = 0;
+    const large = Array.from({ length: 3 }, (_, n) => event(n, JSON.stringify({ pad: 'x'.repeat(400 * 1024) })));
+    await sender.publishBatch(large);
+    await waitFor('the batch', () => unpacked().length === large.length);
+    expect(unpacked()).toEqual(large.map((m) => [...m]));
+    expect(stored).toHaveLength(2);
   });
 
   it('after the broker drops its connection a bus is down, publishes reject, then it reconnects, re-declares and receives again', async () => {
