@@ -1,7 +1,7 @@
 /**
  * What a pod's amqplib consumer pays per byte for bundles of each size, and per frame size:
  *
- *   flock /work/bench.lock bun bench/amqp-bundle-size.ts [megabytes=16] [rounds=3]
+ *   flock /work/bench.lock bun bench/amqp-bundle-size.ts [megabytes=16] [rounds=3] [sizes,…] [frameMax,…]
  *   HERALD_AMQP_URL overrides the broker (default amqp://guest:guest@127.0.0.1:5672).
  *
  * Per case: a fresh fanout exchange and exclusive queue (Herald's topology); the queue is
@@ -18,8 +18,8 @@ const MB = Number(process.argv[2] ?? 16);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const KiB = 1024;
 /** Bundle sizes: under one default frame (128 KiB less the frame's 8 bytes), just over it, and larger. */
-const SIZES = [16 * KiB, 64 * KiB, 128 * KiB - 8, 128 * KiB + 64, 256 * KiB, 1024 * KiB];
-const FRAME_MAX = [131_072, 32_768];
+const SIZES = process.argv[4]?.split(',').map(Number) ?? [16 * KiB, 64 * KiB, 128 * KiB - 8, 128 * KiB + 64, 256 * KiB, 1024 * KiB];
+const FRAME_MAX = process.argv[5]?.split(',').map(Number) ?? [131_072, 32_768];
 
 async function drainCase(size: number, frameMax: number): Promise<{ cpuUsPerMB: number; mbPerS: number }> {
   const url = `${base}${base.includes('?') ? '&' : '?'}frameMax=${frameMax}`;

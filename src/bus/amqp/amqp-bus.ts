@@ -30,10 +30,11 @@ export interface AmqpBusOptions {
 
 const DEFAULT_BACKOFF = { initialMs: 250, maxMs: 5_000 };
 /**
- * The most one bundle carries: far under RabbitMQ's max_message_size (16 MiB by default since
- * 4.0, 128 MiB before), and small enough that one bundle does not hold a pod's event loop long.
+ * The most one bundle carries: one body frame at RabbitMQ's default frame_max (128 KiB less the
+ * frame's 8 bytes). amqplib joins a message's frames with a copy, and a consumer paid up to
+ * 1.5× more CPU per byte for 512 KiB–1 MiB messages than for one-frame ones (bench/amqp-bundle-size.ts).
  */
-const MAX_BUNDLE_BYTES = 1024 * 1024;
+const MAX_BUNDLE_BYTES = 128 * 1024 - 8;
 const CLOSE_TIMEOUT_MS = 2_000;
 
 interface Live {
@@ -115,7 +116,7 @@ export class AmqpBus implements Bus {
   }
 
   /**
-   * One AMQP message per request (a bundle, kind 5), split only past MAX_BUNDLE_BYTES: the
+   * A request's messages as few AMQP messages as MAX_BUNDLE_BYTES allows (bundles, kind 5): the
    * broker's and amqplib's cost is per message, so at 1 target per event a message each made
    * RabbitMQ the bottleneck at ~10 k events/s.
    */
