@@ -223,6 +223,16 @@ export function twoPodContenders(runId: string): Contender[] {
       },
     },
     {
+      id: 'herald-amqp-norecovery',
+      label: 'Herald ×2 + RabbitMQ, recovery off (publisher client)',
+      note: 'the same with HERALD_RECOVERY_WINDOW_S=0 (on AMQP every resume is a gap either way; the pods keep no ring)',
+      start: async (brokers) => {
+        const exchange = `bench.${runId}.norecovery`;
+        const pods = await twoHeraldPods('amqp', brokers, 'herald-amqp-norecovery', { HERALD_AMQP_EXCHANGE: exchange, ...RECOVERY_OFF });
+        return running(pods, 'herald', { kind: 'herald-amqp', url: brokers.amqp!, exchange });
+      },
+    },
+    {
       id: 'socketio-redis',
       label: 'Socket.IO ×2 + Redis adapter (HTTP to pod A)',
       note: '@socket.io/redis-adapter on the shared Redis, a key prefix of its own',

@@ -1,6 +1,6 @@
 /**
  * `bun bench/profile.ts [--contender herald-bun|raw-bun] [--sockets N] [--targeting single|group|all] [--seconds S]
- * [--bus local|nats] [--env KEY=VALUE ...]`:
+ * [--bus local|nats|amqp] [--profile-publisher] [--env KEY=VALUE ...]`:
  * one flat-out cell with Bun's sampling CPU profiler in the server, for finding where the
  * time goes. Writes the profile (Chrome .cpuprofile and Bun's markdown) under .tmp/bench-profile/.
  */
@@ -15,6 +15,7 @@ import { startNats } from './lib/nats-server.js';
 import type { PublishTransport } from './load/publisher-protocol.js';
 import { ServerProcess } from './lib/server-process.js';
 import { WorkerProcess } from './lib/worker-process.js';
+import { pidsNamed } from './scenarios/cluster.js';
 import { clientProcessesFor, fmt, say } from './scenarios/common.js';
 import { PUBLISH_TOKEN } from './contenders.js';
 
@@ -25,8 +26,13 @@ const { values } = parseArgs({
     sockets: { type: 'string', default: '1000' },
     targeting: { type: 'string', default: 'single' },
     seconds: { type: 'string', default: '3' },
-    /** `nats`: the pod on a private nats-server, events from connectNatsPublisher (recovery as the pod's env says; on by default). */
+    /**
+     * `nats`: the pod on a private nats-server, events from connectNatsPublisher (recovery as the pod's env says; on by default).
+     * `amqp`: the pod on a fanout exchange of its own on the shared RabbitMQ (BENCH_AMQP_URL), events from connectAmqpPublisher.
+     */
     bus: { type: 'string', default: 'local' },
+    /** The publishing process profiled too (the publisher client on a broker bus), under publisher/. */
+    'profile-publisher': { type: 'boolean', default: false },
     /** KEY=VALUE for the Herald pod, e.g. HERALD_RECOVERY_WINDOW_S=0; may be repeated. */
     env: { type: 'string', multiple: true, default: [] },
   },
@@ -42,19 +48,26 @@ const nats = values.bus === 'nats' ? await startNats() : undefined;
 const logName = `PROFILE_${Date.now().toString(36)}`;
 const windowS = Number(extraEnv.HERALD_RECOVERY_WINDOW_S ?? 300);
 const natsEnv: Record<string, string> = nats ? { HERALD_NATS_STREAM: logName, HERALD_NATS_SUBJECT: `bench.${logName}` } : {};
+const amqp = values.bus === 'amqp' ? { url: process.env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672', exchange: `bench.${logName}` } : undefined;
+const amqpEnv: Record<string, string> = amqp ? { HERALD_AMQP_URL: amqp.url, HERALD_AMQP_EXCHANGE: amqp.exchange } : {};
+const bus = nats ? 'nats' : amqp ? 'amqp' : 'local';
 const pod = isHerald
   ? await ServerProcess.start(
       'herald-bun',
       BUN,
       [...flags, `${ROOT}src/main.ts`],
-      heraldEnv({ bus: nats ? 'nats' : 'local', brokers: { nats: nats?.url }, extra: { HERALD_DRAIN_TIMEOUT_MS: '200', ...natsEnv, ...extraEnv } }),
+      heraldEnv({ bus, brokers: { nats: nats?.url }, extra: { HERALD_DRAIN_TIMEOUT_MS: '200', ...natsEnv, ...amqpEnv, ...extraEnv } }),
     )
   : await ServerProcess.start('raw-bun', BUN, [...flags, `${ROOT}bench/peers/raw-bun.ts`], {});
 const transport: PublishTransport = nats
   ? { kind: 'herald-nats', servers: [nats.url], subject: `bench.${logName}`, stream: logName, recoveryWindowS: windowS }
-  : { kind: 'http', url: `http://127.0.0.1:${pod.port}/v1/events`, token: PUBLISH_TOKEN };
+  : amqp
+    ? { kind: 'herald-amqp', ...amqp }
+    : { kind: 'http', url: `http://127.0.0.1:${pod.port}/v1/events`, token: PUBLISH_TOKEN };
 const fleet = ClientFleet.start(clientProcessesFor(sockets));
-const publisher = WorkerProcess.start('publisher', BUN, [`${ROOT}bench/load/publisher-worker.ts`]);
+const publisherDir = `${dir}/publisher`;
+const publisherFlags = values['profile-publisher'] ? ['--cpu-prof', `--cpu-prof-dir=${publisherDir}`, '--cpu-prof-interval=250'] : [];
+const publisher = WorkerProcess.start('publisher', BUN, [...publisherFlags, `${ROOT}bench/load/publisher-worker.ts`]);
 try {
   const opened = await fleet.connect({ protocol: isHerald ? 'herald' : 'plain', jwtSecret: JWT_SECRET, targets: [{ port: pod.port, from: 0, to: sockets }] });
   if (opened.failed) throw new Error(opened.errors.join('; '));
@@ -64,11 +77,12 @@ try {
     publisher,
     command: { transport, stream, concurrency: 2 },
     serverPids: [pod.pid],
+    brokerPids: amqp ? pidsNamed('beam.smp') : nats ? [nats.pid] : [],
     warmupMs: 500,
     measureMs: Number(values.seconds) * 1000,
     window: Math.max(4 * Math.max(...buildBodies(stream).map((b) => b.deliveries)), 50 * sockets),
   });
-  say(`${values.contender} ${sockets} ${targeting}: ${fmt(result.framesPerS)} frames/s, ${result.cpuSPerMFrames.toFixed(2)} CPU-s/M`);
+  say(`${values.contender} ${sockets} ${targeting}: ${fmt(result.framesPerS)} frames/s, ${result.cpuSPerMFrames.toFixed(2)} CPU-s/M, pod ${result.serverCores.toFixed(2)} cores, publisher ${result.publisherCores.toFixed(2)}, broker ${result.brokerCores.toFixed(2)}, clients ${result.clientCores.toFixed(2)}`);
   // CPU by thread name: the JS thread against the GC's helper threads and the rest.
   const threads = new Map<string, number>();
   for (const tid of readdirSync(`/proc/${pod.pid}/task`)) {
@@ -92,4 +106,9 @@ try {
 }
 const profile = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
 if (profile) spawnSync(BUN, [`${ROOT}bench/report/profile-summary.ts`, `${dir}/${profile}`], { stdio: 'inherit' });
+const publisherProfile = values['profile-publisher'] ? readdirSync(publisherDir).find((f) => f.endsWith('.cpuprofile')) : undefined;
+if (publisherProfile) {
+  say('the publisher:');
+  spawnSync(BUN, [`${ROOT}bench/report/profile-summary.ts`, `${publisherDir}/${publisherProfile}`], { stdio: 'inherit' });
+}
 say(`profile in ${dir} (.cpuprofile for Chrome DevTools, .md from Bun)`);

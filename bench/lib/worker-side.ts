@@ -25,4 +25,6 @@ export function serveCommands(handle: (command: Record<string, unknown> & { cmd:
   });
   // The parent's end of stdin closing means the parent is gone: do not outlive it.
   process.stdin.on('end', () => process.exit(0));
+  // A clean exit on the parent's stop, so that a worker run with --cpu-prof writes its profile.
+  process.on('SIGTERM', () => process.exit(0));
 }

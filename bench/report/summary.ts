@@ -20,6 +20,8 @@ export interface Cell {
   /** Broker CPU seconds per million frames (per run, then the median). */
   brokerCpuSPerMFrames: number;
   clientCores: number;
+  /** The publishing process (HTTP client or publisher client), cores. */
+  publisherCores: number;
   machineCores: number;
   serverRssMiB: number;
   /** The worst delivered/expected over the runs. */
@@ -51,6 +53,7 @@ export function cells(rows: FlatRow[]): Cell[] {
       brokerCores: median(g.map((r) => r.brokerCores)),
       brokerCpuSPerMFrames: median(g.map((r) => (r.framesPerS > 0 ? (r.brokerCores / r.framesPerS) * 1e6 : Number.NaN))),
       clientCores: median(g.map((r) => r.clientCores)),
+      publisherCores: median(g.map((r) => r.publisherCores)),
       machineCores: median(g.map((r) => r.machineCores)),
       serverRssMiB: median(g.map((r) => r.serverRssMiB)),
       deliveredRatio: Math.min(...g.map((r) => (r.expected > 0 ? r.delivered / r.expected : Number.NaN))),
@@ -79,9 +82,15 @@ function table(header: string[], rows: string[][]): string {
 
 const verdict = (ok: boolean | undefined) => (ok === undefined ? '—' : ok ? '**met**' : '**missed**');
 
-function flatTable(list: Cell[]): string {
+/** `brokers`: with the publisher's and the broker's cores apart (scenario 2). */
+function flatTable(list: Cell[], brokers = false): string {
+  const apart = (c: Cell) => (brokers ? [num(c.publisherCores, 2), c.brokerCores > 0 ? num(c.brokerCores, 2) : '—'] : []);
   return table(
-    ['contender', 'sockets', 'event to', 'frames/s', 'server CPU-s per M frames', 'server cores', 'client cores', 'machine busy (of 2)', 'server RSS MiB', 'delivered'],
+    [
+      'contender', 'sockets', 'event to', 'frames/s', 'server CPU-s per M frames', 'server cores', 'client cores',
+      ...(brokers ? ['publisher cores', 'broker cores'] : []),
+      'machine busy (of 2)', 'server RSS MiB', 'delivered',
+    ],
     list.map((c) => [
       c.label,
       num(c.sockets),
@@ -90,6 +99,7 @@ function flatTable(list: Cell[]): string {
       num(c.cpuSPerMFrames, 2),
       num(c.serverCores, 2),
       num(c.clientCores, 2),
+      ...apart(c),
       num(c.machineCores, 2),
       num(c.serverRssMiB, 0),
       `${num(c.deliveredRatio * 100, 2)} %${Object.keys(c.closes).length ? ` (closed: ${JSON.stringify(c.closes)})` : ''}`,
@@ -199,18 +209,19 @@ export function renderMarkdown(results: BenchResults): string {
 
   if (results.cluster) {
     const list = cells(results.cluster.rows);
-    out.push('', '## 2. Two pods and a broker', '', flatTable(list), '');
+    out.push('', '## 2. Two pods and a broker', '', flatTable(list, true), '');
     out.push(
       'Broker CPU is not in "server CPU" (NATS is a private nats-server; RabbitMQ and Redis are the shared ones, whose CPU includes other users).',
     );
     const goalRows: string[][] = [];
     for (const t of o.targetings.filter((x) => x !== 'all')) {
-      const one = find(list, 'herald-bun', o.clusterSockets, t);
       const sio = find(list, 'socketio-redis', o.clusterSockets, t);
       const cpuGoal = t === 'single' ? 8 : 10;
-      for (const id of ['herald-nats', 'herald-nats-recovery', 'herald-nats-http', 'herald-amqp']) {
+      for (const id of ['herald-nats', 'herald-nats-recovery', 'herald-nats-http', 'herald-amqp', 'herald-amqp-norecovery']) {
         const c = find(list, id, o.clusterSockets, t);
         if (!c) continue;
+        // Recovery off is held against one pod with recovery off; everything else against the default (on).
+        const one = find(list, id.endsWith('-norecovery') ? 'herald-bun-norecovery' : 'herald-bun', o.clusterSockets, t);
         const speed = one ? c.framesPerS / one.framesPerS : Number.NaN;
         const cpu = sio ? sio.cpuSPerMFrames / c.cpuSPerMFrames : Number.NaN;
         goalRows.push([

@@ -42,10 +42,12 @@ export async function runCluster(options: BenchOptions): Promise<ClusterResult> 
     'herald-nats-recovery': [nats.pid],
     'herald-nats-http': [nats.pid],
     'herald-amqp': pidsNamed('beam.smp'),
+    'herald-amqp-norecovery': pidsNamed('beam.smp'),
     'socketio-redis': pidsNamed('redis-server'),
   };
-  const reference = ONE_POD.find((c) => c.id === 'herald-bun')!;
-  const contenders = [reference, ...twoPodContenders(runId)].filter(
+  // One pod, recovery on (the reference of every ratio) and off (the reference of the recovery-off contenders).
+  const references = ONE_POD.filter((c) => c.id === 'herald-bun' || c.id === 'herald-bun-norecovery');
+  const contenders = [...references, ...twoPodContenders(runId)].filter(
     (c) => options.contenders.length === 0 || options.contenders.includes(c.id),
   );
   const clusterOptions = { ...options, targetings: options.targetings.filter((t) => t !== 'all') };

@@ -52,6 +52,28 @@ describe('AmqpBus and the AMQP revocation store', () => {
     expect(received).toEqual(Array.from({ length: count }, (_, n) => n));
   });
 
+  it('a batch travels as one AMQP message (a bundle) up to 128 KiB, as several past it, and unpacks whole and in order', async () => {
+    const exchange = freshExchange();
+    const stored: Uint8Array[] = [];
+    const sender = newBus(exchange, { publishOnly: true });
+    const pod = newBus(exchange);
+    await pod.start((msg) => stored.push(msg as Uint8Array));
+    await sender.start(() => {});
+    const unpacked = () => stored.flatMap((msg) => numbersIn(msg));
+    const count = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+    await sender.publishBatch(count(500).map((n) => numbered(n)));
+    await waitFor('the batch', () => unpacked().length === 500);
+    expect(unpacked()).toEqual(count(500));
+    expect(stored).toHaveLength(1);
+
+    stored.length = 0;
+    await sender.publishBatch(count(3).map((n) => numbered(n, 50 * 1024)));
+    await waitFor('the batch', () => unpacked().length === 3);
+    expect(unpacked()).toEqual(count(3));
+    expect(stored).toHaveLength(2);
+  });
+
   it('after the broker drops its connection a bus is down, publishes reject, then it reconnects, re-declares and receives again', async () => {
     const exchange = freshExchange();
     const { relay, url } = await startAmqpRelay();
