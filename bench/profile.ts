@@ -1,13 +1,14 @@
 /**
- * `bun bench/profile.ts [--contender herald-bun|raw-bun] [--sockets N] [--targeting single|group|all] [--seconds S]
+ * `bun bench/profile.ts [--contender herald-bun|herald-node|raw-bun] [--sockets N] [--targeting single|group|all] [--seconds S]
  * [--bus local|nats] [--env KEY=VALUE ...]`:
- * one flat-out cell with Bun's sampling CPU profiler in the server, for finding where the
- * time goes. Writes the profile (Chrome .cpuprofile and Bun's markdown) under .tmp/bench-profile/.
+ * one flat-out cell with the runtime's sampling CPU profiler in the server, for finding where the
+ * time goes. Writes the profile (Chrome .cpuprofile, and Bun's markdown) under .tmp/bench-profile/.
+ * herald-node runs dist/node/main.js (run `npm run build:node` first) under Node's --cpu-prof.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { BUN, heraldEnv, JWT_SECRET, ROOT } from './contenders.js';
+import { BUN, heraldEnv, HERALD_NODE_ENTRY, JWT_SECRET, NODE, ROOT } from './contenders.js';
 import { ClientFleet } from './load/fleet.js';
 import { buildBodies, type Targeting } from './lib/event-stream.js';
 import { measureFlat } from './lib/measure.js';
@@ -36,17 +37,20 @@ const extraEnv = Object.fromEntries((values.env as string[]).map((kv) => [kv.sli
 const targeting = values.targeting as Targeting;
 const dir = `${ROOT}.tmp/bench-profile/${values.contender}-${sockets}-${targeting}-${Date.now()}`;
 mkdirSync(dir, { recursive: true });
-const flags = ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=250'];
-const isHerald = values.contender === 'herald-bun';
+const isNode = values.contender === 'herald-node';
+// Both take the interval in microseconds; only Bun writes the markdown summary.
+const flags = ['--cpu-prof', ...(isNode ? [] : ['--cpu-prof-md']), `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=250'];
+const isHerald = values.contender === 'herald-bun' || isNode;
+if (!isHerald && values.contender !== 'raw-bun') throw new Error(`--contender ${values.contender}: herald-bun, herald-node or raw-bun`);
 const nats = values.bus === 'nats' ? await startNats() : undefined;
 const logName = `PROFILE_${Date.now().toString(36)}`;
 const windowS = Number(extraEnv.HERALD_RECOVERY_WINDOW_S ?? 300);
 const natsEnv: Record<string, string> = nats ? { HERALD_NATS_STREAM: logName, HERALD_NATS_SUBJECT: `bench.${logName}` } : {};
 const pod = isHerald
   ? await ServerProcess.start(
-      'herald-bun',
-      BUN,
-      [...flags, `${ROOT}src/main.ts`],
+      values.contender,
+      isNode ? NODE : BUN,
+      [...flags, isNode ? HERALD_NODE_ENTRY : `${ROOT}src/main.ts`],
       heraldEnv({ bus: nats ? 'nats' : 'local', brokers: { nats: nats?.url }, extra: { HERALD_DRAIN_TIMEOUT_MS: '200', ...natsEnv, ...extraEnv } }),
     )
   : await ServerProcess.start('raw-bun', BUN, [...flags, `${ROOT}bench/peers/raw-bun.ts`], {});
@@ -83,7 +87,7 @@ try {
   say(`pod CPU-s by thread since start: ${[...threads].sort((a, b) => b[1] - a[1]).map(([n, s]) => `${n} ${s.toFixed(2)}`).join(', ')}`);
 } finally {
   await Promise.all([fleet.stop(), publisher.stop()]);
-  // SIGTERM, not SIGKILL: Bun writes the profile on a clean exit (Herald drains; the peer exits on the signal).
+  // SIGTERM, not SIGKILL: Bun and Node write the profile on a clean exit (Herald drains; the peer exits on the signal).
   const exited = new Promise((resolve) => setTimeout(resolve, 8_000));
   pod.signal('SIGTERM');
   await Promise.race([exited, pod.waitFor(() => false, 8_000).catch(() => undefined)]);
@@ -92,4 +96,4 @@ try {
 }
 const profile = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
 if (profile) spawnSync(BUN, [`${ROOT}bench/report/profile-summary.ts`, `${dir}/${profile}`], { stdio: 'inherit' });
-say(`profile in ${dir} (.cpuprofile for Chrome DevTools, .md from Bun)`);
+say(`profile in ${dir} (.cpuprofile for Chrome DevTools${isNode ? '' : ', .md from Bun'})`);
