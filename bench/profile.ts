@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { BUN, heraldEnv, HERALD_NODE_ENTRY, JWT_SECRET, NODE, ROOT } from './contenders.js';
 import { ClientFleet } from './load/fleet.js';
 import { buildBodies, type Targeting } from './lib/event-stream.js';
+import { signHs256 } from './lib/hs256.js';
 import { measureFlat } from './lib/measure.js';
 import { startNats } from './lib/nats-server.js';
 import type { PublishTransport } from './load/publisher-protocol.js';
@@ -57,10 +58,16 @@ const pod = isHerald
 const transport: PublishTransport = nats
   ? { kind: 'herald-nats', servers: [nats.url], subject: `bench.${logName}`, stream: logName, recoveryWindowS: windowS }
   : { kind: 'http', url: `http://127.0.0.1:${pod.port}/v1/events`, token: PUBLISH_TOKEN };
+if (isNode) await warmUpSocket(pod.port);
 const fleet = ClientFleet.start(clientProcessesFor(sockets));
 const publisher = WorkerProcess.start('publisher', BUN, [`${ROOT}bench/load/publisher-worker.ts`]);
 try {
-  const opened = await fleet.connect({ protocol: isHerald ? 'herald' : 'plain', jwtSecret: JWT_SECRET, targets: [{ port: pod.port, from: 0, to: sockets }] });
+  const opened = await fleet.connect({
+    protocol: isHerald ? 'herald' : 'plain',
+    jwtSecret: JWT_SECRET,
+    targets: [{ port: pod.port, from: 0, to: sockets }],
+    concurrency: isNode ? 10 : undefined,
+  });
   if (opened.failed) throw new Error(opened.errors.join('; '));
   const stream = { from: 0, to: sockets, targeting };
   const result = await measureFlat({
@@ -97,3 +104,21 @@ try {
 const profile = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
 if (profile) spawnSync(BUN, [`${ROOT}bench/report/profile-summary.ts`, `${dir}/${profile}`], { stdio: 'inherit' });
 say(`profile in ${dir} (.cpuprofile for Chrome DevTools${isNode ? '' : ', .md from Bun'})`);
+
+/**
+ * Under --cpu-prof the pod's first WebSocket upgrade is slow enough that uWebSockets.js v20.30
+ * closes the fresh socket before its welcome (1006, no close frame); later ones open. One
+ * throwaway socket first keeps the fleet's connect from failing on it.
+ */
+async function warmUpSocket(port: number): Promise<void> {
+  const now = Math.floor(Date.now() / 1000);
+  const token = signHs256({ sub: 'warm-up', sid: 'warm-up', iat: now, exp: now + 60 }, JWT_SECRET);
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?access_token=${token}`);
+  await new Promise<void>((resolve) => {
+    ws.onmessage = () => {
+      ws.close();
+      resolve();
+    };
+    ws.onclose = () => resolve();
+  });
+}

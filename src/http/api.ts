@@ -14,7 +14,7 @@ import type { Metrics } from '../metrics.js';
 import { checkBodyNesting } from '../protocol/body-nesting.js';
 import { InvalidEventError } from '../protocol/validation-error.js';
 import { json, jsonError, type HttpRequest, type HttpResponse } from './http-types.js';
-import { isUtf8, JSON_PIECE_BYTES, parseJsonBody } from './json-body.js';
+import { isUtf8, parseJsonBody, pieceBytesFor } from './json-body.js';
 
 export interface HttpApiDeps {
   /** The pod's one emit path. */
@@ -116,7 +116,7 @@ export function createHttpApi(deps: HttpApiDeps): (request: HttpRequest) => Prom
     let cuts: number[];
     try {
       // Before JSON.parse: a deep body would cost the parser, and the encoder after it, seconds.
-      cuts = checkBodyNesting(bytes, JSON_PIECE_BYTES);
+      cuts = checkBodyNesting(bytes, pieceBytesFor(bytes));
     } catch (error) {
       // A body that is not UTF-8 is refused as such, however deep.
       if (!isUtf8(bytes)) return jsonError(415, 'not_json', NOT_UTF8);

@@ -4,11 +4,18 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 const utf8Piece = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
- * Below V8's largest regular heap object (128 KiB on 64-bit). A longer string goes to the
+ * V8's largest regular heap object is 128 KiB on 64-bit. A longer string goes to the
  * large-object space, whose every allocation maps fresh pages: decoding a 130 KiB body on
- * Node costs ~60 × a 120 KiB one (bench/results/node-http.md). Bun has no such cliff.
+ * Node costs ~60 × a 120 KiB one (bench/results/node-http.md). Bun has no such cliff, and
+ * pays a little for the pieces: only a body past the cliff is cut, into pieces well below it.
  */
-export const JSON_PIECE_BYTES = 96 * 1024;
+const WHOLE_BODY_BYTES = 120 * 1024;
+const PIECE_BYTES = 96 * 1024;
+
+/** The `pieceBytes` for checkBodyNesting: pieces for a body whose text would not fit a regular heap object. */
+export function pieceBytesFor(body: Uint8Array): number {
+  return body.length > WHOLE_BODY_BYTES ? PIECE_BYTES : Infinity;
+}
 
 export type JsonBody = { ok: true; value: unknown } | { ok: false; problem: 'not_utf8' } | { ok: false; problem: 'not_json'; message: string };
 
