@@ -140,6 +140,12 @@ export const ONE_POD: Contender[] = [
     start: async () => running([await startHeraldPod('node', heraldEnv(), 'herald-node')], 'herald'),
   },
   {
+    id: 'herald-node-norecovery',
+    label: 'Herald on Node/uWS.js, recovery off',
+    note: 'node dist/node/main.js, HERALD_BUS=local, HERALD_RECOVERY_WINDOW_S=0 (herald-node has recovery on, the default)',
+    start: async () => running([await startHeraldPod('node', heraldEnv({ extra: { HERALD_RECOVERY_WINDOW_S: '0' } }), 'herald-node-norecovery')], 'herald'),
+  },
+  {
     id: 'ws-node',
     label: 'ws + Map (Node)',
     note: 'the ws package and a Map of user → sockets: what a team writes by hand',

@@ -1,15 +1,17 @@
 /**
- * `bun bench/profile.ts [--contender herald-bun|raw-bun] [--sockets N] [--targeting single|group|all] [--seconds S]
+ * `bun bench/profile.ts [--contender herald-bun|herald-node|raw-bun] [--sockets N] [--targeting single|group|all] [--seconds S]
  * [--bus local|nats|amqp] [--profile-publisher] [--env KEY=VALUE ...]`:
- * one flat-out cell with Bun's sampling CPU profiler in the server, for finding where the
- * time goes. Writes the profile (Chrome .cpuprofile and Bun's markdown) under .tmp/bench-profile/.
+ * one flat-out cell with the runtime's sampling CPU profiler in the server, for finding where the
+ * time goes. Writes the profile (Chrome .cpuprofile, and Bun's markdown) under .tmp/bench-profile/.
+ * herald-node runs dist/node/main.js (run `npm run build:node` first) under Node's --cpu-prof.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { BUN, heraldEnv, JWT_SECRET, ROOT } from './contenders.js';
+import { BUN, heraldEnv, HERALD_NODE_ENTRY, JWT_SECRET, NODE, ROOT } from './contenders.js';
 import { ClientFleet } from './load/fleet.js';
 import { buildBodies, type Targeting } from './lib/event-stream.js';
+import { signHs256 } from './lib/hs256.js';
 import { measureFlat } from './lib/measure.js';
 import { startNats } from './lib/nats-server.js';
 import type { PublishTransport } from './load/publisher-protocol.js';
@@ -42,8 +44,11 @@ const extraEnv = Object.fromEntries((values.env as string[]).map((kv) => [kv.sli
 const targeting = values.targeting as Targeting;
 const dir = `${ROOT}.tmp/bench-profile/${values.contender}-${sockets}-${targeting}-${Date.now()}`;
 mkdirSync(dir, { recursive: true });
-const flags = ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=250'];
-const isHerald = values.contender === 'herald-bun';
+const isNode = values.contender === 'herald-node';
+// Both take the interval in microseconds; only Bun writes the markdown summary.
+const flags = ['--cpu-prof', ...(isNode ? [] : ['--cpu-prof-md']), `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=250'];
+const isHerald = values.contender === 'herald-bun' || isNode;
+if (!isHerald && values.contender !== 'raw-bun') throw new Error(`--contender ${values.contender}: herald-bun, herald-node or raw-bun`);
 const nats = values.bus === 'nats' ? await startNats() : undefined;
 const logName = `PROFILE_${Date.now().toString(36)}`;
 const windowS = Number(extraEnv.HERALD_RECOVERY_WINDOW_S ?? 300);
@@ -53,9 +58,9 @@ const amqpEnv: Record<string, string> = amqp ? { HERALD_AMQP_URL: amqp.url, HERA
 const bus = nats ? 'nats' : amqp ? 'amqp' : 'local';
 const pod = isHerald
   ? await ServerProcess.start(
-      'herald-bun',
-      BUN,
-      [...flags, `${ROOT}src/main.ts`],
+      values.contender,
+      isNode ? NODE : BUN,
+      [...flags, isNode ? HERALD_NODE_ENTRY : `${ROOT}src/main.ts`],
       heraldEnv({ bus, brokers: { nats: nats?.url }, extra: { HERALD_DRAIN_TIMEOUT_MS: '200', ...natsEnv, ...amqpEnv, ...extraEnv } }),
     )
   : await ServerProcess.start('raw-bun', BUN, [...flags, `${ROOT}bench/peers/raw-bun.ts`], {});
@@ -64,12 +69,18 @@ const transport: PublishTransport = nats
   : amqp
     ? { kind: 'herald-amqp', ...amqp }
     : { kind: 'http', url: `http://127.0.0.1:${pod.port}/v1/events`, token: PUBLISH_TOKEN };
+if (isNode) await warmUpSocket(pod.port);
 const fleet = ClientFleet.start(clientProcessesFor(sockets));
 const publisherDir = `${dir}/publisher`;
 const publisherFlags = values['profile-publisher'] ? ['--cpu-prof', `--cpu-prof-dir=${publisherDir}`, '--cpu-prof-interval=250'] : [];
 const publisher = WorkerProcess.start('publisher', BUN, [...publisherFlags, `${ROOT}bench/load/publisher-worker.ts`]);
 try {
-  const opened = await fleet.connect({ protocol: isHerald ? 'herald' : 'plain', jwtSecret: JWT_SECRET, targets: [{ port: pod.port, from: 0, to: sockets }] });
+  const opened = await fleet.connect({
+    protocol: isHerald ? 'herald' : 'plain',
+    jwtSecret: JWT_SECRET,
+    targets: [{ port: pod.port, from: 0, to: sockets }],
+    concurrency: isNode ? 10 : undefined,
+  });
   if (opened.failed) throw new Error(opened.errors.join('; '));
   const stream = { from: 0, to: sockets, targeting };
   const result = await measureFlat({
@@ -97,7 +108,7 @@ try {
   say(`pod CPU-s by thread since start: ${[...threads].sort((a, b) => b[1] - a[1]).map(([n, s]) => `${n} ${s.toFixed(2)}`).join(', ')}`);
 } finally {
   await Promise.all([fleet.stop(), publisher.stop()]);
-  // SIGTERM, not SIGKILL: Bun writes the profile on a clean exit (Herald drains; the peer exits on the signal).
+  // SIGTERM, not SIGKILL: Bun and Node write the profile on a clean exit (Herald drains; the peer exits on the signal).
   const exited = new Promise((resolve) => setTimeout(resolve, 8_000));
   pod.signal('SIGTERM');
   await Promise.race([exited, pod.waitFor(() => false, 8_000).catch(() => undefined)]);
@@ -111,4 +122,22 @@ if (publisherProfile) {
   say('the publisher:');
   spawnSync(BUN, [`${ROOT}bench/report/profile-summary.ts`, `${publisherDir}/${publisherProfile}`], { stdio: 'inherit' });
 }
-say(`profile in ${dir} (.cpuprofile for Chrome DevTools, .md from Bun)`);
+say(`profile in ${dir} (.cpuprofile for Chrome DevTools${isNode ? '' : ', .md from Bun'})`);
+
+/**
+ * Under --cpu-prof the pod's first WebSocket upgrade is slow enough that uWebSockets.js v20.30
+ * closes the fresh socket before its welcome (1006, no close frame); later ones open. One
+ * throwaway socket first keeps the fleet's connect from failing on it.
+ */
+async function warmUpSocket(port: number): Promise<void> {
+  const now = Math.floor(Date.now() / 1000);
+  const token = signHs256({ sub: 'warm-up', sid: 'warm-up', iat: now, exp: now + 60 }, JWT_SECRET);
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?access_token=${token}`);
+  await new Promise<void>((resolve) => {
+    ws.onmessage = () => {
+      ws.close();
+      resolve();
+    };
+    ws.onclose = () => resolve();
+  });
+}

@@ -6,6 +6,7 @@ const COLORS: Record<string, string> = {
   'herald-bun': '#1a73e8',
   'herald-bun-norecovery': '#8ab4f8',
   'herald-node': '#12b5cb',
+  'herald-node-norecovery': '#7fd8e5',
   'ws-node': '#f29900',
   socketio: '#d93025',
   'herald-nats': '#1a73e8',

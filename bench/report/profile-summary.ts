@@ -16,19 +16,25 @@ interface Profile {
   timeDeltas: number[];
 }
 
+/** A frame of the named source file: src/*.ts under Bun, dist/node/*.js under Node. */
+const inFile = (f: ProfileNode['callFrame'], name: string) => f.url.endsWith(`${name}.ts`) || f.url.endsWith(`${name}.js`);
+
 /** Stack frames that name a part of the path: first match wins for the label. */
 const PARTS: [string, (f: ProfileNode['callFrame']) => boolean][] = [
-  ['HTTP: read body (engine/bun.ts readBody)', (f) => f.url.endsWith('engine/bun.ts') && f.functionName.includes('readBody')],
-  ['HTTP: JSON.parse of the request body (http/api.ts)', (f) => f.url.endsWith('http/api.ts') && f.functionName === 'parse'],
-  ['encodeEvents (publisher/event-encoder.ts), all of it', (f) => f.url.endsWith('event-encoder.ts') && f.functionName === 'encodeEvents'],
+  ['HTTP: read body (engine/bun.ts readBody)', (f) => inFile(f, 'engine/bun') && f.functionName.includes('readBody')],
+  ['HTTP: uWebSockets.js request, body and answer (engine/uws-http)', (f) => inFile(f, 'engine/uws-http')],
+  ['HTTP: the API handler (http/api), all of it', (f) => inFile(f, 'http/api') && f.functionName === 'handle'],
+  ['  JSON.parse of the request body', (f) => inFile(f, 'http/api') && f.functionName === 'parse'],
+  ['  checkBodyNesting (protocol/body-nesting)', (f) => inFile(f, 'protocol/body-nesting') && f.functionName === 'checkBodyNesting'],
+  ['prepareEvents (protocol/event-encoder.ts), all of it', (f) => inFile(f, 'event-encoder') && (f.functionName === 'prepareEvents' || f.functionName === 'encodeEvents')],
   ['  typebox validation (Check / uniqueItems hashing)', (f) => f.url.includes('@sinclair/typebox') || (f.functionName === 'Check' && f.url.includes('typebox'))],
-  ['  event ids (UUIDv7)', (f) => f.url.includes('uuidv7') || f.url.includes('event-id')],
-  ['  encodeBusMessage (bus-format.ts)', (f) => f.url.endsWith('bus-format.ts') && f.functionName === 'encodeBusMessage'],
-  ['bus: LocalBus.publish promises (bus/local.ts)', (f) => f.url.endsWith('bus/local.ts')],
-  ['decodeBusMessage (bus-format.ts)', (f) => f.url.endsWith('bus-format.ts') && f.functionName === 'decodeBusMessage'],
-  ['deliverEvent (gateway/router.ts), all of it', (f) => f.url.endsWith('router.ts') && f.functionName === 'deliverEvent'],
-  ['  engine.publish → native topic publish', (f) => f.url.endsWith('engine/bun.ts') && f.functionName === 'publish'],
-  ['  engine.prepareFrame (TextDecoder)', (f) => f.url.endsWith('engine/bun.ts') && f.functionName === 'prepareFrame'],
+  ['  event ids (UUIDv7)', (f) => f.url.includes('uuidv7') || inFile(f, 'protocol/event-id')],
+  ['  encodeBusMessage (bus-format.ts)', (f) => inFile(f, 'bus-format') && f.functionName === 'encodeBusMessage'],
+  ['bus: LocalBus.publish promises (bus/local.ts)', (f) => inFile(f, 'bus/local')],
+  ['decodeBusMessage (bus-format.ts)', (f) => inFile(f, 'bus-format') && f.functionName === 'decodeBusMessage'],
+  ['deliverEvent (gateway/router.ts), all of it', (f) => inFile(f, 'router') && f.functionName === 'deliverEvent'],
+  ['  engine.publish → native topic publish', (f) => (inFile(f, 'engine/bun') || inFile(f, 'engine/uws')) && f.functionName === 'publish'],
+  ['  engine.prepareFrame (TextDecoder)', (f) => (inFile(f, 'engine/bun') || inFile(f, 'engine/uws')) && f.functionName === 'prepareFrame'],
   ['  prom-client metrics', (f) => f.url.includes('prom-client')],
   ['upgrade / auth (jose)', (f) => f.url.includes('jose')],
 ];
@@ -53,7 +59,7 @@ for (let i = 0; i < profile.samples.length; i++) {
   }
   busy += dt;
   const describe = (f: ProfileNode['callFrame']) =>
-    `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(src|node_modules)\//, '$1/')}:${f.lineNumber}`;
+    `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(src|dist\/node|node_modules)\//, '$1/')}:${f.lineNumber}`;
   // Native frames have no location: name them by their caller.
   const callerId = parent.get(leaf.id);
   const where = leaf.callFrame.url

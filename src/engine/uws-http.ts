@@ -64,7 +64,12 @@ export function serveHttp(
  */
 class BodyReader {
   mustClose = false;
+  /** With a declared length within the limit: the body's one buffer, most chunks copied into it once. */
+  private buffer: Buffer | undefined;
+  /** A copy of each chunk before the buffer is taken, or without one (no or a wrong Content-Length). */
   private readonly chunks: Buffer[] = [];
+  /** The Content-Length when within the limit, else 0. */
+  private readonly declared: number;
   private readonly limit: number;
   private readonly timeoutMs: number;
   private size = 0;
@@ -77,18 +82,38 @@ class BodyReader {
     const limit = options.maxBodyBytes;
     this.limit = limit;
     this.timeoutMs = options.bodyTimeoutMs;
+    this.declared = declared <= limit ? declared : 0;
     if (declared > limit * 4) this.cut();
     res.onData((chunk, isLast) => {
       onCallback();
       if (this.done) return;
+      const at = this.size;
       this.size += chunk.byteLength;
       if (this.size > limit * 4) this.cut();
       else {
         // The chunk's memory is reused once this callback returns: copy what is kept.
-        if (this.size <= limit) this.chunks.push(Buffer.from(chunk.slice(0)));
+        if (this.size <= limit) this.keep(chunk, at);
         if (isLast) this.finish();
       }
     });
+  }
+
+  private keep(chunk: ArrayBuffer, at: number): void {
+    // Half the declared body in hand before its buffer is taken: a client that declares a large
+    // body and sends a byte holds no more memory than it sent twice over.
+    if (!this.buffer && this.size <= this.declared && this.size * 2 >= this.declared) {
+      this.buffer = Buffer.allocUnsafe(this.declared);
+      let offset = 0;
+      for (const kept of this.chunks) offset += kept.copy(this.buffer, offset);
+      this.chunks.length = 0;
+    }
+    if (this.buffer && this.size > this.buffer.length) {
+      // More than declared: the buffer is only a first chunk now.
+      this.chunks.push(this.buffer.subarray(0, at));
+      this.buffer = undefined;
+    }
+    if (this.buffer) this.buffer.set(new Uint8Array(chunk), at);
+    else this.chunks.push(Buffer.from(new Uint8Array(chunk)));
   }
 
   read(): Promise<Uint8Array> {
@@ -120,6 +145,7 @@ class BodyReader {
   private fail(error: Error): void {
     if (this.done) return;
     this.failure = error;
+    this.buffer = undefined;
     this.chunks.length = 0;
     this.settle();
   }
@@ -131,7 +157,9 @@ class BodyReader {
   }
 
   private settled(): Promise<Uint8Array> {
-    return this.failure ? Promise.reject(this.failure) : Promise.resolve(Buffer.concat(this.chunks, this.size));
+    if (this.failure) return Promise.reject(this.failure);
+    const buffer = this.buffer;
+    return Promise.resolve(buffer ? buffer.subarray(0, this.size) : Buffer.concat(this.chunks, this.size));
   }
 }
 

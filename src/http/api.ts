@@ -14,6 +14,7 @@ import type { Metrics } from '../metrics.js';
 import { checkBodyNesting } from '../protocol/body-nesting.js';
 import { InvalidEventError } from '../protocol/validation-error.js';
 import { json, jsonError, type HttpRequest, type HttpResponse } from './http-types.js';
+import { isUtf8, parseJsonBody, pieceBytesFor } from './json-body.js';
 
 export interface HttpApiDeps {
   /** The pod's one emit path. */
@@ -27,11 +28,10 @@ export interface HttpApiDeps {
   log: Logger;
 }
 
-/** Refuses bytes that are not UTF-8 instead of replacing them with U+FFFD. */
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 const USER_DISCONNECT = /^\/v1\/users\/([^/]+)\/disconnect$/;
 const USER_SESSION_DISCONNECT = /^\/v1\/users\/([^/]+)\/sessions\/([^/]+)\/disconnect$/;
 const SESSION_DISCONNECT = /^\/v1\/sessions\/([^/]+)\/disconnect$/;
+const NOT_UTF8 = 'the body is not valid UTF-8';
 const DISCONNECT_BODY_RULE = 'the body may be empty or {"issuedBefore": <epoch seconds>}';
 
 /** The paths the HTTP API answers (besides the socket path): what a gateway mounted in an app keeps for itself. */
@@ -98,12 +98,9 @@ export function createHttpApi(deps: HttpApiDeps): (request: HttpRequest) => Prom
   async function disconnectOptions(request: HttpRequest): Promise<DisconnectOptions> {
     const bytes = await request.body();
     if (bytes.length === 0) return {};
-    let body: unknown;
-    try {
-      body = JSON.parse(utf8.decode(bytes));
-    } catch {
-      throw new InvalidRequestError(`the body is not JSON: ${DISCONNECT_BODY_RULE}`);
-    }
+    const parsed = parseJsonBody(bytes, []);
+    if (!parsed.ok) throw new InvalidRequestError(`the body is not JSON: ${DISCONNECT_BODY_RULE}`);
+    const body = parsed.value;
     if (body === null || typeof body !== 'object' || Array.isArray(body) || Object.keys(body).some((k) => k !== 'issuedBefore')) {
       throw new InvalidRequestError(DISCONNECT_BODY_RULE);
     }
@@ -116,21 +113,18 @@ export function createHttpApi(deps: HttpApiDeps): (request: HttpRequest) => Prom
     const mediaTypeProblem = checkMediaType(request.header('content-type'));
     if (mediaTypeProblem) return jsonError(415, 'unsupported_media_type', mediaTypeProblem);
     const bytes = await request.body();
-    let text: string;
+    let cuts: number[];
     try {
-      text = utf8.decode(bytes);
-    } catch {
-      return jsonError(415, 'not_json', 'the body is not valid UTF-8');
-    }
-    // Before JSON.parse: a deep body would cost the parser, and the encoder after it, seconds.
-    checkBodyNesting(bytes);
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
+      // Before JSON.parse: a deep body would cost the parser, and the encoder after it, seconds.
+      cuts = checkBodyNesting(bytes, pieceBytesFor(bytes));
     } catch (error) {
-      return jsonError(415, 'not_json', `the body is not JSON: ${(error as Error).message}`);
+      // A body that is not UTF-8 is refused as such, however deep.
+      if (!isUtf8(bytes)) return jsonError(415, 'not_json', NOT_UTF8);
+      throw error;
     }
-    const ids = await emitter.emit(body);
+    const body = parseJsonBody(bytes, cuts);
+    if (!body.ok) return jsonError(415, 'not_json', body.problem === 'not_utf8' ? NOT_UTF8 : `the body is not JSON: ${body.message}`);
+    const ids = await emitter.emit(body.value);
     return json(202, { ids });
   }
 

@@ -17,11 +17,20 @@ const COMMA = 0x2c;
  * value inside an event is nested more than MAX_CONTENT_DEPTH deep; the problem's path is
  * the event field that holds it (`/content`, `/3/content`). Broken JSON that stays within
  * the depth passes: JSON.parse reports it.
+ *
+ * With `pieceBytes`, the same pass returns where a batch may be cut into pieces of about that
+ * size: the offsets of commas between the batch's events, at least `pieceBytes` apart (none
+ * for a single event). The caller checks that each piece parses: on broken JSON a cut may sit
+ * anywhere.
  */
-export function checkBodyNesting(bytes: Uint8Array): void {
+export function checkBodyNesting(bytes: Uint8Array, pieceBytes = Infinity): number[] {
   const envelope = firstSignificant(bytes) === OPEN_BRACKET ? 2 : 1;
   const limit = MAX_CONTENT_DEPTH + envelope;
   const end = bytes.length;
+  const cuts: number[] = [];
+  // Below 1 for a single event: its commas are never cuts.
+  const cutDepth = envelope - 1;
+  let nextCut = pieceBytes;
   let depth = 0;
   for (let i = 0; i < end; i++) {
     const c = bytes[i]!;
@@ -36,8 +45,12 @@ export function checkBodyNesting(bytes: Uint8Array): void {
       if (++depth > limit) throw tooDeep(bytes, i, envelope);
     } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
       depth--;
+    } else if (c === COMMA && i >= nextCut && depth === cutDepth) {
+      cuts.push(i);
+      nextCut = i + pieceBytes;
     }
   }
+  return cuts;
 }
 
 function firstSignificant(bytes: Uint8Array): number | undefined {
