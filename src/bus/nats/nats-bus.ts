@@ -203,18 +203,7 @@ export class NatsBus implements Bus {
   }
 
   async publish(msg: Uint8Array): Promise<void> {
-    if (this.eventLog) return this.publishBatch([msg]);
-    const nc = this.nc;
-    if (!nc || !this.up) throw new BusUnavailableError(this.connected ? 'the event log is not open' : 'NATS is disconnected');
-    const limit = this.maxMessageBytes;
-    if (limit !== undefined && msg.length > limit) {
-      throw new MessageTooLargeError(`a bus message of ${msg.length} bytes is over the NATS max_payload of ${limit}`);
-    }
-    try {
-      nc.publish(this.options.subject, msg);
-    } catch (error) {
-      throw new BusUnavailableError('NATS refused the publish', { cause: error });
-    }
+    return this.publishBatch([msg]);
   }
 
   async publishBatch(messages: Uint8Array[]): Promise<void> {
@@ -222,8 +211,21 @@ export class NatsBus implements Bus {
       if (!this.up) throw new BusUnavailableError('NATS is disconnected');
       return this.eventLog.append(messages);
     }
-    // Called in order without awaiting in between: the broker keeps call order.
-    await Promise.all(messages.map((msg) => this.publish(msg)));
+    const nc = this.nc;
+    if (!nc || !this.up) throw new BusUnavailableError(this.connected ? 'the event log is not open' : 'NATS is disconnected');
+    const limit = this.maxMessageBytes;
+    if (limit !== undefined) {
+      for (const msg of messages) {
+        if (msg.length > limit) throw new MessageTooLargeError(`a bus message of ${msg.length} bytes is over the NATS max_payload of ${limit}`);
+      }
+    }
+    // In order, in this turn: nats.js writes them together when the task ends, and the broker keeps call order.
+    const subject = this.options.subject;
+    try {
+      for (const msg of messages) nc.publish(subject, msg);
+    } catch (error) {
+      throw new BusUnavailableError('NATS refused the publish', { cause: error });
+    }
   }
 
   onStatus(listener: (up: boolean) => void): void {
