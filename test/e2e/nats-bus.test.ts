@@ -63,6 +63,19 @@ describe('NatsBus and the NATS revocation store', () => {
     expect(received).toEqual([2]);
   });
 
+  it('publishes no message of a batch that holds one over the server max_payload', async () => {
+    const subject = freshSubject();
+    const received: number[] = [];
+    const bus = newBus(subject);
+    await bus.start((stored) => received.push(...numbersIn(stored)));
+    const batch = [numbered(1), numbered(2, 2 * 1024 * 1024), numbered(3)];
+    await expect(bus.publishBatch(batch)).rejects.toBeInstanceOf(MessageTooLargeError);
+    await bus.publish(numbered(4));
+    // One connection keeps order: had 1 or 3 gone out, they would have arrived before 4.
+    await waitFor('the message after the refused batch', () => received.includes(4));
+    expect(received).toEqual([4]);
+  });
+
   it('while the server is down: up is false, publish rejects with BusUnavailableError and nothing is sent later', async () => {
     const subject = freshSubject();
     const statuses: boolean[] = [];

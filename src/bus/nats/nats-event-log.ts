@@ -38,8 +38,9 @@ const PUBLISH_ACK_TIMEOUT_MS = 5_000;
  * The event log on NATS (§6): a JetStream stream over the events subject. Publishes are
  * stored before they resolve (a 202 means stored); each pod reads the stream with an ordered
  * consumer, so every pod sees every message in one order, with its stream sequence as its
- * position, and a pod that was cut off resumes from where it stopped. What one event-loop turn
- * publishes is stored as few messages as the broker's limit allows (bundles).
+ * position, and a pod that was cut off resumes from where it stopped. What one task publishes
+ * (one event-loop turn while earlier stores await their acks) is stored as few messages as the
+ * broker's limit allows (bundles).
  */
 export class NatsEventLog {
   private readonly js: JetStreamClient;
@@ -47,6 +48,8 @@ export class NatsEventLog {
   private reader: StreamReader | undefined;
   private pending: { messages: Uint8Array[]; resolve: () => void; reject: (error: unknown) => void }[] = [];
   private flushScheduled = false;
+  /** Stores sent and not yet acknowledged. */
+  private storing = 0;
   private stopped = false;
 
   constructor(
@@ -169,7 +172,10 @@ export class NatsEventLog {
       this.pending.push({ messages, resolve, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
-        setImmediate(() => this.flush());
+        // A quiet log stores when this task ends (no wait for the loop's turn); while earlier
+        // stores await their acks, the load is up and the rest of the turn's appends join this one.
+        if (this.storing === 0) queueMicrotask(() => this.flush());
+        else setImmediate(() => this.flush());
       }
     });
   }
@@ -184,7 +190,7 @@ export class NatsEventLog {
     await this.reader?.close();
   }
 
-  /** Everything appended in one event-loop turn, stored as few messages as fit. */
+  /** Everything appended since the last flush, stored as few messages as fit. */
   private flush(): void {
     this.flushScheduled = false;
     const batch = this.pending;
@@ -194,11 +200,14 @@ export class NatsEventLog {
     const stored = packBundles(all, limit);
     // Published in order without waiting in between: JetStream keeps the order of one connection.
     const acks = stored.map((msg) => this.js.publish(this.options.subject, msg));
+    this.storing++;
     Promise.all(acks).then(
       () => {
+        this.storing--;
         for (const request of batch) request.resolve();
       },
       (error: unknown) => {
+        this.storing--;
         const failure = new BusUnavailableError('the event log did not store the message', { cause: error });
         for (const request of batch) request.reject(failure);
       },
