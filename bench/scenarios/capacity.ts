@@ -8,6 +8,8 @@ import { memoryAfterGc, registries, startInspectablePod, type PodKind } from './
 
 export interface CapacityRow {
   pod: PodKind;
+  /** Herald pods: the event log kept (the default) or HERALD_RECOVERY_WINDOW_S=0; undefined for the raw peer. */
+  recovery?: boolean;
   target: number;
   opened: number;
   failed: number;
@@ -42,17 +44,25 @@ const SOCKETS_PER_CLIENT_PROCESS = 5_000;
  * several client processes over 127.0.0.x source addresses; RSS and heap per socket.
  */
 export async function runCapacity(options: BenchOptions): Promise<CapacityRow[]> {
-  const kinds: PodKind[] = [
-    ...options.capacityRuntimes.map((r) => (r === 'bun' ? 'herald-bun' : 'herald-node') as PodKind),
-    'raw-bun',
+  // Recovery keeps nothing per idle socket: both are measured to show it.
+  const pods: { kind: PodKind; recovery?: boolean }[] = [
+    ...options.capacityRuntimes.flatMap((r) => {
+      const kind: PodKind = r === 'bun' ? 'herald-bun' : 'herald-node';
+      return [{ kind, recovery: true }, { kind, recovery: false }];
+    }),
+    { kind: 'raw-bun' },
   ];
   const rows: CapacityRow[] = [];
-  for (const kind of kinds) {
+  for (const { kind, recovery } of pods) {
+    const label = recovery === undefined ? kind : `${kind} recovery ${recovery ? 'on' : 'off'}`;
     const processes = Math.max(1, Math.ceil(options.capacitySockets / SOCKETS_PER_CLIENT_PROCESS));
     let pod: Awaited<ReturnType<typeof startInspectablePod>> | undefined;
     let fleet: ClientFleet | undefined;
     try {
-      pod = await startInspectablePod(kind, { HERALD_IDLE_TIMEOUT_S: String(IDLE_TIMEOUT_S) });
+      pod = await startInspectablePod(kind, {
+        HERALD_IDLE_TIMEOUT_S: String(IDLE_TIMEOUT_S),
+        ...(recovery === false ? { HERALD_RECOVERY_WINDOW_S: '0' } : {}),
+      });
       fleet = ClientFleet.start(processes);
       await sleep(500);
       const before = await memoryAfterGc(pod);
@@ -73,6 +83,7 @@ export async function runCapacity(options: BenchOptions): Promise<CapacityRow[]>
       const openAfterIdle = (await fleet.stats()).open;
       const row: CapacityRow = {
         pod: kind,
+        recovery,
         target: options.capacitySockets,
         opened: opened.opened,
         failed: opened.failed,
@@ -93,15 +104,15 @@ export async function runCapacity(options: BenchOptions): Promise<CapacityRow[]>
       };
       rows.push(row);
       say(
-        `capacity ${kind}: ${opened.opened}/${options.capacitySockets} open in ${opened.ms} ms (${opened.failed} failed${opened.errors[0] ? `: ${opened.errors[0]}` : ''}), ` +
+        `capacity ${label}: ${opened.opened}/${options.capacitySockets} open in ${opened.ms} ms (${opened.failed} failed${opened.errors[0] ? `: ${opened.errors[0]}` : ''}), ` +
           `RSS ${before.rssMiB.toFixed(1)} → ${after.rssMiB.toFixed(1)} MiB = ${row.rssBytesPerSocket.toFixed(0)} B/socket, ` +
           `heap ${row.heapBytesPerSocket.toFixed(0)} B/socket; idle ${row.idleCores.toFixed(3)} cores over ${idleWindowS.toFixed(0)} s ` +
           `(idle timeout ${row.idleTimeoutS} s), ${openAfterIdle} still open`,
       );
     } catch (error) {
-      say(`capacity ${kind} FAILED ${(error as Error).message}`);
+      say(`capacity ${label} FAILED ${(error as Error).message}`);
       rows.push({
-        pod: kind, target: options.capacitySockets, opened: 0, failed: options.capacitySockets, errors: [(error as Error).message],
+        pod: kind, recovery, target: options.capacitySockets, opened: 0, failed: options.capacitySockets, errors: [(error as Error).message],
         connectMs: 0, clientProcesses: processes, rssBeforeMiB: NaN, rssAfterMiB: NaN, heapBeforeMiB: NaN, heapAfterMiB: NaN,
         rssBytesPerSocket: NaN, heapBytesPerSocket: NaN, connectionsReported: NaN, idleCores: NaN, idleWindowS: 0,
         idleTimeoutS: IDLE_TIMEOUT_S, openAfterIdle: 0,
