@@ -19,15 +19,19 @@ export interface MemoryReading {
   rssMiB: number;
   /** Memory outside the JS heap that the runtime accounts for (Node: Buffers' bytes; Bun reports 0). */
   externalMiB: number;
+  /** Where the pod wrote a heap snapshot after the reading (only with BENCH_HEAP_SNAPSHOT_DIR). */
+  heapSnapshot?: string;
 }
 
 /** Full GC in the pod, then its heap (as the runtime reports it) and RSS from /proc. */
 export async function memoryAfterGc(pod: ServerProcess): Promise<MemoryReading> {
-  const line = pod.waitFor((l) => l.msg === 'bench.memory', 30_000);
+  const line = pod.waitFor((l) => l.msg === 'bench.memory', 120_000);
   pod.signal('SIGUSR2');
   const reading = await line;
   const rss = sampleProcess(pod.pid)?.rssBytes ?? Number(reading.rss);
-  return { heapUsedMiB: Number(reading.heapUsed) / 2 ** 20, rssMiB: rss / 2 ** 20, externalMiB: Number(reading.external ?? 0) / 2 ** 20 };
+  return { heapUsedMiB: Number(reading.heapUsed) / 2 ** 20, rssMiB: rss / 2 ** 20, externalMiB: Number(reading.external ?? 0) / 2 ** 20,
+    heapSnapshot: typeof reading.heapSnapshot === 'string' ? reading.heapSnapshot : undefined,
+  };
 }
 
 /** Herald's registry gauges from /metrics (0 for a peer without them). */

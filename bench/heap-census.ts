@@ -1,0 +1,122 @@
+/**
+ * What each idle authenticated socket holds in the JavaScript heap: a pod takes a V8-format
+ * heap snapshot after a full GC with no socket and again with N idle sockets, and this counts
+ * the difference by kind of object (constructor and property names, closures by function,
+ * strings by what they hold), per socket.
+ *
+ *   flock /work/bench.lock bun bench/heap-census.ts --runtime bun|node [--sockets 19800] [--recovery off] [--top 30]
+ *
+ * Node needs `npm run build:node` and the bench's peer build (`bun bench/run.ts` makes it).
+ */
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { JWT_SECRET, ROOT } from './contenders.js';
+import { ClientFleet } from './load/fleet.js';
+import { sleep } from './lib/measure.js';
+import { memoryAfterGc, startInspectablePod } from './scenarios/pod-memory.js';
+
+const { values } = parseArgs({
+  options: {
+    runtime: { type: 'string', default: 'bun' },
+    sockets: { type: 'string', default: '19800' },
+    recovery: { type: 'string', default: 'on' },
+    top: { type: 'string', default: '30' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const sockets = Number(values.sockets);
+const kind = values.runtime === 'node' ? 'herald-node' : 'herald-bun';
+const dir = `${ROOT}.tmp/heap-census-${process.pid}`;
+mkdirSync(dir, { recursive: true });
+
+interface Tally {
+  count: number;
+  bytes: number;
+}
+
+/** Self sizes summed by a label per node: what kind of thing it is, not where it is. */
+function census(path: string): Map<string, Tally> {
+  const snapshot = JSON.parse(readFileSync(path, 'utf8'));
+  const meta = snapshot.snapshot.meta;
+  const nodeFields: string[] = meta.node_fields;
+  const edgeFields: string[] = meta.edge_fields;
+  const nodeTypes: string[] = meta.node_types[0];
+  const edgeTypes: string[] = meta.edge_types[0];
+  const nodes: number[] = snapshot.nodes;
+  const edges: number[] = snapshot.edges;
+  const strings: string[] = snapshot.strings;
+  const nf = nodeFields.length;
+  const ef = edgeFields.length;
+  const typeAt = nodeFields.indexOf('type');
+  const nameAt = nodeFields.indexOf('name');
+  const sizeAt = nodeFields.indexOf('self_size');
+  const edgeCountAt = nodeFields.indexOf('edge_count');
+  const edgeTypeAt = edgeFields.indexOf('type');
+  const edgeNameAt = edgeFields.indexOf('name_or_index');
+  const tallies = new Map<string, Tally>();
+  let edge = 0;
+  for (let n = 0; n < nodes.length; n += nf) {
+    const type = nodeTypes[nodes[n + typeAt]!]!;
+    const name = strings[nodes[n + nameAt]!] ?? '';
+    const edgeCount = nodes[n + edgeCountAt]!;
+    let label: string;
+    if (type === 'string' || type === 'concatenated string' || type === 'sliced string') label = `string ${stringKind(name)}`;
+    else if (type === 'object' && (name === 'Object' || name === '')) {
+      const props: string[] = [];
+      for (let e = edge; e < edge + edgeCount * ef && props.length < 5; e += ef) {
+        if (edgeTypes[edges[e + edgeTypeAt]!] === 'property') props.push(strings[edges[e + edgeNameAt]!]!);
+      }
+      label = `object {${props.join(',')}}`;
+    } else label = `${type} ${name.length > 60 ? `${name.slice(0, 60)}…` : name}`;
+    edge += edgeCount * ef;
+    const tally = tallies.get(label) ?? { count: 0, bytes: 0 };
+    tally.count++;
+    tally.bytes += nodes[n + sizeAt]!;
+    tallies.set(label, tally);
+  }
+  return tallies;
+}
+
+/** Strings by what the bench's sockets put in them (users are `u<n>`, one session each). */
+function stringKind(s: string): string {
+  if (s.startsWith('eyJ')) return '(a JWT)';
+  if (/^u\d+$/.test(s)) return '(a user id)';
+  if (/^u:u\d+$/.test(s)) return '(a user topic)';
+  if (/^[a-z0-9]+:\d+$/.test(s)) return '(a socket key)';
+  if (/^u\d+\u0000/.test(s)) return '(a user\\0session key)';
+  if (/^[0-9a-f-]{36}$/.test(s)) return '(a uuid)';
+  return `(other, ${s.length < 16 ? '<16' : s.length < 64 ? '16–63' : s.length < 256 ? '64–255' : '≥256'} chars)`;
+}
+
+const pod = await startInspectablePod(kind, {
+  HERALD_IDLE_TIMEOUT_S: '120',
+  BENCH_HEAP_SNAPSHOT_DIR: dir,
+  ...(values.recovery === 'off' ? { HERALD_RECOVERY_WINDOW_S: '0' } : {}),
+});
+const fleet = ClientFleet.start(Math.max(1, Math.ceil(sockets / 5000)));
+try {
+  await sleep(500);
+  const before = await memoryAfterGc(pod);
+  const opened = await fleet.connect({ protocol: 'herald', jwtSecret: JWT_SECRET, targets: [{ port: pod.port, from: 0, to: sockets }], concurrency: 100 });
+  await sleep(2_000);
+  const after = await memoryAfterGc(pod);
+  const a = census(before.heapSnapshot!);
+  const b = census(after.heapSnapshot!);
+  const rows: { label: string; count: number; bytes: number }[] = [];
+  for (const [label, t] of b) {
+    const was = a.get(label) ?? { count: 0, bytes: 0 };
+    rows.push({ label, count: t.count - was.count, bytes: t.bytes - was.bytes });
+  }
+  for (const [label, t] of a) if (!b.has(label)) rows.push({ label, count: -t.count, bytes: -t.bytes });
+  rows.sort((x, y) => y.bytes - x.bytes);
+  const total = rows.reduce((s, r) => s + r.bytes, 0);
+  const per = (n: number) => (n / opened.opened).toFixed(n / opened.opened < 10 ? 2 : 0);
+  console.log(`\n${kind}, recovery ${values.recovery}: ${opened.opened} sockets (${opened.failed} failed)`);
+  console.log(`heap used after GC ${before.heapUsedMiB.toFixed(1)} → ${after.heapUsedMiB.toFixed(1)} MiB = ${per((after.heapUsedMiB - before.heapUsedMiB) * 2 ** 20)} B/socket; snapshot self sizes Δ ${per(total)} B/socket`);
+  console.log('\n| what | per socket (count) | per socket (bytes) |\n|---|---:|---:|');
+  for (const r of rows.slice(0, Number(values.top))) console.log(`| ${r.label.replace(/\|/g, '\\|')} | ${per(r.count)} | ${per(r.bytes)} |`);
+} finally {
+  await fleet.stop();
+  await pod.stop();
+  if (!values.keep) rmSync(dir, { recursive: true, force: true });
+}
