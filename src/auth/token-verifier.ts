@@ -49,8 +49,11 @@ export interface TokenVerifierOptions {
  */
 export class TokenVerifier {
   private readonly cache = new Map<string, Identity>();
-  /** The cached tokens of each user: what a disconnect finds of the tokens this pod has seen. */
-  private readonly cachedByUser = new Map<string, Set<string>>();
+  /**
+   * The cached tokens of each user: what a disconnect finds of the tokens this pod has seen. A
+   * user's one token is kept as it is (nearly always), a Set only for more.
+   */
+  private readonly cachedByUser = new Map<string, string | Set<string>>();
   private readonly cacheSize: number;
   private readonly clockSkewS: number;
   private readonly maxLifetimeS: number;
@@ -89,7 +92,8 @@ export class TokenVerifier {
       yield* this.cache.values();
       return;
     }
-    for (const token of this.cachedByUser.get(userId) ?? []) {
+    const tokens = this.cachedByUser.get(userId);
+    for (const token of typeof tokens === 'string' ? [tokens] : (tokens ?? [])) {
       const identity = this.cache.get(token);
       if (identity) yield identity;
     }
@@ -136,9 +140,10 @@ export class TokenVerifier {
       if (oldest !== undefined) this.forget(oldest);
     }
     this.cache.set(token, identity);
-    let tokens = this.cachedByUser.get(identity.userId);
-    if (!tokens) this.cachedByUser.set(identity.userId, (tokens = new Set()));
-    tokens.add(token);
+    const tokens = this.cachedByUser.get(identity.userId);
+    if (tokens === undefined) this.cachedByUser.set(identity.userId, token);
+    else if (typeof tokens !== 'string') tokens.add(token);
+    else if (tokens !== token) this.cachedByUser.set(identity.userId, new Set([tokens, token]));
   }
 
   private forget(token: string): void {
@@ -146,7 +151,10 @@ export class TokenVerifier {
     if (!identity) return;
     this.cache.delete(token);
     const tokens = this.cachedByUser.get(identity.userId);
-    if (tokens?.delete(token) && tokens.size === 0) this.cachedByUser.delete(identity.userId);
+    if (tokens === token) this.cachedByUser.delete(identity.userId);
+    else if (typeof tokens !== 'string' && tokens?.delete(token) && tokens.size === 1) {
+      this.cachedByUser.set(identity.userId, tokens.values().next().value!);
+    }
   }
 }
 
