@@ -22,6 +22,8 @@ const { values } = parseArgs({
     recovery: { type: 'string', default: 'on' },
     top: { type: 'string', default: '30' },
     keep: { type: 'boolean', default: false },
+    /** Also list the N largest single nodes with snapshot, and what holds each. */
+    largest: { type: 'string', default: '0' },
   },
 });
 const sockets = Number(values.sockets);
@@ -35,7 +37,7 @@ interface Tally {
 }
 
 /** Self sizes summed by a label per node: what kind of thing it is, not where it is. */
-function census(path: string): Map<string, Tally> {
+function census(path: string, largest = 0): Map<string, Tally> {
   const snapshot = JSON.parse(readFileSync(path, 'utf8'));
   const meta = snapshot.snapshot.meta;
   const nodeFields: string[] = meta.node_fields;
@@ -54,6 +56,7 @@ function census(path: string): Map<string, Tally> {
   const edgeTypeAt = edgeFields.indexOf('type');
   const edgeNameAt = edgeFields.indexOf('name_or_index');
   const tallies = new Map<string, Tally>();
+  const labels: string[] = [];
   let edge = 0;
   for (let n = 0; n < nodes.length; n += nf) {
     const type = nodeTypes[nodes[n + typeAt]!]!;
@@ -68,13 +71,42 @@ function census(path: string): Map<string, Tally> {
       }
       label = `object {${props.join(',')}}`;
     } else label = `${type} ${name.length > 60 ? `${name.slice(0, 60)}…` : name}`;
+    labels[n / nf] = label;
     edge += edgeCount * ef;
     const tally = tallies.get(label) ?? { count: 0, bytes: 0 };
     tally.count++;
     tally.bytes += nodes[n + sizeAt]!;
     tallies.set(label, tally);
   }
+  if (largest > 0) printLargest({ nodes, edges, strings, edgeTypes, nf, ef, sizeAt, edgeCountAt, edgeTypeAt, edgeNameAt, labels }, largest);
   return tallies;
+}
+
+/** The largest single nodes, each with the edge that holds it (retainer label and edge name). */
+function printLargest(
+  s: { nodes: number[]; edges: number[]; strings: string[]; edgeTypes: string[]; nf: number; ef: number; sizeAt: number; edgeCountAt: number; edgeTypeAt: number; edgeNameAt: number; labels: string[] },
+  count: number,
+): void {
+  const toAt = 2; // edge fields: type, name_or_index, to_node
+  const holder = new Map<number, string>();
+  const order: number[] = [];
+  for (let n = 0; n < s.nodes.length; n += s.nf) order.push(n);
+  order.sort((a, b) => s.nodes[b + s.sizeAt]! - s.nodes[a + s.sizeAt]!);
+  const wanted = new Set(order.slice(0, count));
+  let edge = 0;
+  for (let n = 0; n < s.nodes.length; n += s.nf) {
+    const edgeCount = s.nodes[n + s.edgeCountAt]!;
+    for (let e = edge; e < edge + edgeCount * s.ef; e += s.ef) {
+      const to = s.edges[e + toAt]!;
+      if (!wanted.has(to) || holder.has(to)) continue;
+      const type = s.edgeTypes[s.edges[e + s.edgeTypeAt]!];
+      const name = type === 'element' || type === 'hidden' ? `[${s.edges[e + s.edgeNameAt]}]` : s.strings[s.edges[e + s.edgeNameAt]!];
+      holder.set(to, `${s.labels[n / s.nf]} .${name}`);
+    }
+    edge += edgeCount * s.ef;
+  }
+  console.log('\n| largest node | bytes | held by |\n|---|---:|---|');
+  for (const n of order.slice(0, count)) console.log(`| ${s.labels[n / s.nf]} | ${s.nodes[n + s.sizeAt]} | ${holder.get(n) ?? '?'} |`);
 }
 
 /** Strings by what the bench's sockets put in them (users are `u<n>`, one session each). */
@@ -101,7 +133,7 @@ try {
   await sleep(2_000);
   const after = await memoryAfterGc(pod);
   const a = census(before.heapSnapshot!);
-  const b = census(after.heapSnapshot!);
+  const b = census(after.heapSnapshot!, Number(values.largest));
   const rows: { label: string; count: number; bytes: number }[] = [];
   for (const [label, t] of b) {
     const was = a.get(label) ?? { count: 0, bytes: 0 };
