@@ -324,7 +324,7 @@ export function renderMarkdown(results: BenchResults): string {
     out.push('', '## 4. Capacity: idle authenticated sockets on one pod', '');
     out.push(
       table(
-        ['pod', 'recovery', 'sockets open', 'client processes', 'connect time (s)', 'RSS before → after (MiB)', 'RSS per socket', 'heap per socket', 'goal ≤ 2.6 KiB RSS'],
+        ['pod', 'recovery', 'sockets open', 'client processes', 'connect time (s)', 'RSS before → after (MiB)', 'RSS per socket', 'heap per socket', 'RSS / heap per socket after the idle window', 'goal ≤ 2.6 KiB RSS'],
         results.capacity.map((r) => [
           r.pod,
           r.recovery === undefined ? '—' : r.recovery ? 'on' : 'off',
@@ -334,6 +334,7 @@ export function renderMarkdown(results: BenchResults): string {
           `${num(r.rssBeforeMiB, 1)} → ${num(r.rssAfterMiB, 1)}`,
           `${num(r.rssBytesPerSocket)} B`,
           `${num(r.heapBytesPerSocket)} B`,
+          r.rssIdleBytesPerSocket === undefined ? '—' : `${num(r.rssIdleBytesPerSocket)} / ${num(r.heapIdleBytesPerSocket)} B`,
           r.pod === 'raw-bun' ? '(reference)' : verdict(r.rssBytesPerSocket <= CAPACITY_GOAL_BYTES && r.failed === 0),
         ]),
       ),

@@ -23,6 +23,12 @@ export interface CapacityRow {
   heapAfterMiB: number;
   rssBytesPerSocket: number;
   heapBytesPerSocket: number;
+  /**
+   * Again after the idle window, with every socket still open: the allocators have had time to
+   * hand back what the connect storm freed, so this is what an idle socket keeps.
+   */
+  rssIdleBytesPerSocket: number;
+  heapIdleBytesPerSocket: number;
   /** Herald's own count of open sockets with every client connected. */
   connectionsReported: number;
   /** The pod's CPU while every socket sits idle (protocol pings only), in cores, over `idleWindowS`. */
@@ -81,6 +87,8 @@ export async function runCapacity(options: BenchOptions): Promise<CapacityRow[]>
       const idle1 = sampleProcess(pod.pid);
       const idleWindowS = (performance.now() - idleStart) / 1000;
       const openAfterIdle = (await fleet.stats()).open;
+      const settled = await memoryAfterGc(pod);
+      const perSocket = (mib: number) => (opened.opened > 0 ? (mib * 2 ** 20) / opened.opened : Number.NaN);
       const row: CapacityRow = {
         pod: kind,
         recovery,
@@ -94,8 +102,10 @@ export async function runCapacity(options: BenchOptions): Promise<CapacityRow[]>
         rssAfterMiB: after.rssMiB,
         heapBeforeMiB: before.heapUsedMiB,
         heapAfterMiB: after.heapUsedMiB,
-        rssBytesPerSocket: opened.opened > 0 ? ((after.rssMiB - before.rssMiB) * 2 ** 20) / opened.opened : Number.NaN,
-        heapBytesPerSocket: opened.opened > 0 ? ((after.heapUsedMiB - before.heapUsedMiB) * 2 ** 20) / opened.opened : Number.NaN,
+        rssBytesPerSocket: perSocket(after.rssMiB - before.rssMiB),
+        heapBytesPerSocket: perSocket(after.heapUsedMiB - before.heapUsedMiB),
+        rssIdleBytesPerSocket: perSocket(settled.rssMiB - before.rssMiB),
+        heapIdleBytesPerSocket: perSocket(settled.heapUsedMiB - before.heapUsedMiB),
         connectionsReported: reported,
         idleCores: idle0 && idle1 ? (idle1.cpuS - idle0.cpuS) / idleWindowS : Number.NaN,
         idleWindowS,
@@ -106,7 +116,7 @@ export async function runCapacity(options: BenchOptions): Promise<CapacityRow[]>
       say(
         `capacity ${label}: ${opened.opened}/${options.capacitySockets} open in ${opened.ms} ms (${opened.failed} failed${opened.errors[0] ? `: ${opened.errors[0]}` : ''}), ` +
           `RSS ${before.rssMiB.toFixed(1)} → ${after.rssMiB.toFixed(1)} MiB = ${row.rssBytesPerSocket.toFixed(0)} B/socket, ` +
-          `heap ${row.heapBytesPerSocket.toFixed(0)} B/socket; idle ${row.idleCores.toFixed(3)} cores over ${idleWindowS.toFixed(0)} s ` +
+          `heap ${row.heapBytesPerSocket.toFixed(0)} B/socket; after the idle window RSS ${row.rssIdleBytesPerSocket.toFixed(0)} B/socket, heap ${row.heapIdleBytesPerSocket.toFixed(0)} B/socket; idle ${row.idleCores.toFixed(3)} cores over ${idleWindowS.toFixed(0)} s ` +
           `(idle timeout ${row.idleTimeoutS} s), ${openAfterIdle} still open`,
       );
     } catch (error) {
@@ -114,7 +124,7 @@ export async function runCapacity(options: BenchOptions): Promise<CapacityRow[]>
       rows.push({
         pod: kind, recovery, target: options.capacitySockets, opened: 0, failed: options.capacitySockets, errors: [(error as Error).message],
         connectMs: 0, clientProcesses: processes, rssBeforeMiB: NaN, rssAfterMiB: NaN, heapBeforeMiB: NaN, heapAfterMiB: NaN,
-        rssBytesPerSocket: NaN, heapBytesPerSocket: NaN, connectionsReported: NaN, idleCores: NaN, idleWindowS: 0,
+        rssBytesPerSocket: NaN, heapBytesPerSocket: NaN, rssIdleBytesPerSocket: NaN, heapIdleBytesPerSocket: NaN, connectionsReported: NaN, idleCores: NaN, idleWindowS: 0,
         idleTimeoutS: IDLE_TIMEOUT_S, openAfterIdle: 0,
       });
     } finally {
