@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { JWT_SECRET, ROOT } from './contenders.js';
 import { ClientFleet } from './load/fleet.js';
 import { sleep } from './lib/measure.js';
-import { memoryAfterGc, startInspectablePod } from './scenarios/pod-memory.js';
+import { heapSnapshot, memoryAfterGc, startInspectablePod } from './scenarios/pod-memory.js';
 
 const { values } = parseArgs({
   options: {
@@ -120,20 +120,49 @@ function stringKind(s: string): string {
   return `(other, ${s.length < 16 ? '<16' : s.length < 64 ? '16–63' : s.length < 256 ? '64–255' : '≥256'} chars)`;
 }
 
-const pod = await startInspectablePod(kind, {
+/** Resident bytes by kind of mapping: what RSS is made of outside the snapshot's view. */
+function residentByMapping(pid: number): Map<string, number> {
+  const byKind = new Map<string, number>();
+  let kind = '';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      const [start, end] = line.split(' ')[0]!.split('-').map((h) => parseInt(h, 16));
+      const name = head[1]!.trim();
+      const mib = (end! - start!) / 2 ** 20;
+      kind = name.startsWith('/') ? (name.endsWith('.node') || name.includes('.so') ? 'shared objects' : 'files') : name || `anonymous ${mib >= 64 ? '≥64' : mib >= 4 ? '4–64' : mib >= 1 ? '1–4' : '<1'} MiB`;
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) byKind.set(kind, (byKind.get(kind) ?? 0) + Number(rss[1]) * 1024);
+  }
+  return byKind;
+}
+
+const env = {
   HERALD_IDLE_TIMEOUT_S: '120',
   BENCH_HEAP_SNAPSHOT_DIR: dir,
   ...(values.recovery === 'off' ? { HERALD_RECOVERY_WINDOW_S: '0' } : {}),
-});
+};
+// The snapshot with no socket comes from a pod of its own: a snapshot's garbage would swell the
+// measured pod's RSS before its sockets open, and the sockets would then reuse that memory.
+const empty = await startInspectablePod(kind, env);
+await sleep(500);
+const snapshotBefore = await heapSnapshot(empty);
+await empty.stop();
+const pod = await startInspectablePod(kind, env);
 const fleet = ClientFleet.start(Math.max(1, Math.ceil(sockets / 5000)));
 try {
   await sleep(500);
   const before = await memoryAfterGc(pod);
+  const mappedBefore = residentByMapping(pod.pid);
   const opened = await fleet.connect({ protocol: 'herald', jwtSecret: JWT_SECRET, targets: [{ port: pod.port, from: 0, to: sockets }], concurrency: 100 });
   await sleep(2_000);
   const after = await memoryAfterGc(pod);
-  const a = census(before.heapSnapshot!);
-  const b = census(after.heapSnapshot!, Number(values.largest));
+  const mappedAfter = residentByMapping(pod.pid);
+  const snapshotAfter = await heapSnapshot(pod);
+  const a = census(snapshotBefore);
+  const b = census(snapshotAfter, Number(values.largest));
   const rows: { label: string; count: number; bytes: number }[] = [];
   for (const [label, t] of b) {
     const was = a.get(label) ?? { count: 0, bytes: 0 };
@@ -144,9 +173,14 @@ try {
   const total = rows.reduce((s, r) => s + r.bytes, 0);
   const per = (n: number) => (n / opened.opened).toFixed(n / opened.opened < 10 ? 2 : 0);
   console.log(`\n${kind}, recovery ${values.recovery}: ${opened.opened} sockets (${opened.failed} failed)`);
-  console.log(`heap used after GC ${before.heapUsedMiB.toFixed(1)} → ${after.heapUsedMiB.toFixed(1)} MiB = ${per((after.heapUsedMiB - before.heapUsedMiB) * 2 ** 20)} B/socket; snapshot self sizes Δ ${per(total)} B/socket`);
+  console.log(`RSS ${before.rssMiB.toFixed(1)} → ${after.rssMiB.toFixed(1)} MiB = ${per((after.rssMiB - before.rssMiB) * 2 ** 20)} B/socket; heap used after GC ${before.heapUsedMiB.toFixed(1)} → ${after.heapUsedMiB.toFixed(1)} MiB = ${per((after.heapUsedMiB - before.heapUsedMiB) * 2 ** 20)} B/socket; snapshot self sizes Δ ${per(total)} B/socket`);
   console.log('\n| what | per socket (count) | per socket (bytes) |\n|---|---:|---:|');
   for (const r of rows.slice(0, Number(values.top))) console.log(`| ${r.label.replace(/\|/g, '\\|')} | ${per(r.count)} | ${per(r.bytes)} |`);
+  // Read before the snapshot: its own garbage would swell them.
+  console.log('\n| resident memory in | per socket (bytes) |\n|---|---:|');
+  for (const [kind, bytes] of [...mappedAfter].sort((x, y) => y[1] - (mappedBefore.get(y[0]) ?? 0) - (x[1] - (mappedBefore.get(x[0]) ?? 0)))) {
+    console.log(`| ${kind} | ${per(bytes - (mappedBefore.get(kind) ?? 0))} |`);
+  }
 } finally {
   await fleet.stop();
   await pod.stop();

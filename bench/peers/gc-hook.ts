@@ -2,8 +2,9 @@
  * Preloaded into a gateway process by the churn scenario (bun --preload / node --import):
  * on SIGUSR2 it collects garbage fully and writes one JSON line with the memory figures, so
  * "heap after GC" is measured without a debug endpoint in the product. With
- * BENCH_HEAP_SNAPSHOT_DIR set it also writes a V8-format heap snapshot there after each reading
- * (bench/heap-census.ts counts what each socket holds from two of them).
+ * BENCH_HEAP_SNAPSHOT_DIR set, SIGWINCH writes a V8-format heap snapshot there after a full GC
+ * (bench/heap-census.ts counts what each socket holds from two of them); apart from the memory
+ * reading, whose RSS the snapshot's own garbage would swell.
  */
 import { writeFileSync } from 'node:fs';
 import { writeHeapSnapshot } from 'node:v8';
@@ -30,8 +31,15 @@ process.on('SIGUSR2', () => {
   collect();
   collect();
   const memory = process.memoryUsage();
-  const heapSnapshot = snapshotDir ? snapshot() : undefined;
   process.stdout.write(
-    JSON.stringify({ msg: 'bench.memory', heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, rss: memory.rss, external: memory.external, heapSnapshot }) + '\n',
+    JSON.stringify({ msg: 'bench.memory', heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, rss: memory.rss, external: memory.external }) + '\n',
   );
 });
+
+if (snapshotDir) {
+  process.on('SIGWINCH', () => {
+    collect();
+    collect();
+    process.stdout.write(JSON.stringify({ msg: 'bench.heap-snapshot', path: snapshot() }) + '\n');
+  });
+}

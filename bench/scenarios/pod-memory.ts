@@ -19,8 +19,6 @@ export interface MemoryReading {
   rssMiB: number;
   /** Memory outside the JS heap that the runtime accounts for (Node: Buffers' bytes; Bun reports 0). */
   externalMiB: number;
-  /** Where the pod wrote a heap snapshot after the reading (only with BENCH_HEAP_SNAPSHOT_DIR). */
-  heapSnapshot?: string;
 }
 
 /** Full GC in the pod, then its heap (as the runtime reports it) and RSS from /proc. */
@@ -29,9 +27,14 @@ export async function memoryAfterGc(pod: ServerProcess): Promise<MemoryReading> 
   pod.signal('SIGUSR2');
   const reading = await line;
   const rss = sampleProcess(pod.pid)?.rssBytes ?? Number(reading.rss);
-  return { heapUsedMiB: Number(reading.heapUsed) / 2 ** 20, rssMiB: rss / 2 ** 20, externalMiB: Number(reading.external ?? 0) / 2 ** 20,
-    heapSnapshot: typeof reading.heapSnapshot === 'string' ? reading.heapSnapshot : undefined,
-  };
+  return { heapUsedMiB: Number(reading.heapUsed) / 2 ** 20, rssMiB: rss / 2 ** 20, externalMiB: Number(reading.external ?? 0) / 2 ** 20 };
+}
+
+/** A pod started with BENCH_HEAP_SNAPSHOT_DIR writes a heap snapshot after a full GC; resolves to its path. */
+export async function heapSnapshot(pod: ServerProcess): Promise<string> {
+  const line = pod.waitFor((l) => l.msg === 'bench.heap-snapshot', 120_000);
+  pod.signal('SIGWINCH');
+  return String((await line).path);
 }
 
 /** Herald's registry gauges from /metrics (0 for a peer without them). */
