@@ -49,11 +49,6 @@ export interface TokenVerifierOptions {
  */
 export class TokenVerifier {
   private readonly cache = new Map<string, Identity>();
-  /**
-   * The cached tokens of each user: what a disconnect finds of the tokens this pod has seen. A
-   * user's one token is kept as it is (nearly always), a Set only for more.
-   */
-  private readonly cachedByUser = new Map<string, string | Set<string>>();
   private readonly cacheSize: number;
   private readonly clockSkewS: number;
   private readonly maxLifetimeS: number;
@@ -72,7 +67,7 @@ export class TokenVerifier {
     if (!token) throw new AuthError('missing_token', 'a token is required (Authorization: Bearer or access_token)');
     const identity = this.cache.get(token) ?? (await this.verifySignature(token, nowMs));
     if (identity.exp * 1000 <= nowMs) {
-      this.forget(token);
+      this.cache.delete(token);
       throw new AuthError('token_expired', 'the token has expired');
     }
     const revocation = this.revocations.check(identity);
@@ -86,17 +81,13 @@ export class TokenVerifier {
     return identity;
   }
 
-  /** The tokens this pod has verified and still caches for a user (every user's when `userId` is undefined). */
+  /**
+   * The tokens this pod has verified and still caches for a user (every user's when `userId` is
+   * undefined). A scan of the cache rather than an index by user: it runs once per revocation,
+   * and an index would cost a Map entry per cached token for as long as it is cached.
+   */
   *cachedFor(userId: string | undefined): IterableIterator<Identity> {
-    if (userId === undefined) {
-      yield* this.cache.values();
-      return;
-    }
-    const tokens = this.cachedByUser.get(userId);
-    for (const token of typeof tokens === 'string' ? [tokens] : (tokens ?? [])) {
-      const identity = this.cache.get(token);
-      if (identity) yield identity;
-    }
+    for (const identity of this.cache.values()) if (userId === undefined || identity.userId === userId) yield identity;
   }
 
   private async verifySignature(token: string, seenAt: number): Promise<Identity> {
@@ -137,24 +128,9 @@ export class TokenVerifier {
     if (this.cache.size >= this.cacheSize) {
       // Map keeps insertion order: the first key is the oldest entry.
       const oldest = this.cache.keys().next().value;
-      if (oldest !== undefined) this.forget(oldest);
+      if (oldest !== undefined) this.cache.delete(oldest);
     }
     this.cache.set(token, identity);
-    const tokens = this.cachedByUser.get(identity.userId);
-    if (tokens === undefined) this.cachedByUser.set(identity.userId, token);
-    else if (typeof tokens !== 'string') tokens.add(token);
-    else if (tokens !== token) this.cachedByUser.set(identity.userId, new Set([tokens, token]));
-  }
-
-  private forget(token: string): void {
-    const identity = this.cache.get(token);
-    if (!identity) return;
-    this.cache.delete(token);
-    const tokens = this.cachedByUser.get(identity.userId);
-    if (tokens === token) this.cachedByUser.delete(identity.userId);
-    else if (typeof tokens !== 'string' && tokens?.delete(token) && tokens.size === 1) {
-      this.cachedByUser.set(identity.userId, tokens.values().next().value!);
-    }
   }
 }
 

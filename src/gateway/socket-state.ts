@@ -12,8 +12,9 @@ export interface SocketState {
   seenAt: number;
   /** Token expiry, seconds since the epoch; moves on `herald.auth`. */
   exp: number;
-  /** The expiry-wheel bucket this socket is filed under. */
+  /** Where the expiry wheel filed this socket (the second, and the index in that second's bucket). */
   expiryBucket: number;
+  expiryIndex: number;
   /** Names this socket across pods: `<podId>:<n>`. */
   socketKey: string;
   /** Set at open; sent in the SessionOpened announcement for logs and other pods. */
