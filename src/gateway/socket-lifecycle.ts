@@ -58,12 +58,11 @@ export class SocketLifecycle {
     socket.subscribe(hub.user(state.userId)!.topic);
     this.wheel.add(socket, state.exp);
     const resume = this.deps.recovery
-      ? this.deps.recovery.resume(state.userId, state.sessionId, state.since, state.fromLog)
-      : state.since
+      ? this.deps.recovery.resume(state.userId, state.sessionId, state.resume?.since, state.resume?.fromLog)
+      : state.resume
         ? NO_RECOVERY_RESUME
         : NO_RECOVERY;
-    state.since = undefined;
-    state.fromLog = undefined;
+    state.resume = undefined;
     const { userId, sessionId } = state;
     socket.send(welcomeFrame({ userId, sessionId, heartbeatMs: this.deps.heartbeatMs, ...resume.welcome }));
     for (const event of resume.events) {

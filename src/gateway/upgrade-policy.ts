@@ -101,8 +101,7 @@ export function createUpgradePolicy(deps: UpgradePolicyDeps) {
         socketKey: deps.nextSocketKey(),
         openedAt: 0,
         announced: false,
-        since,
-        fromLog,
+        resume: since ? { since, fromLog } : undefined,
         framesFullAt: 0,
       },
     };
