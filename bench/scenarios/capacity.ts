@@ -8,6 +8,8 @@ import { memoryAfterGc, registries, startInspectablePod, type PodKind } from './
 
 export interface CapacityRow {
   pod: PodKind;
+  /** Herald pods: the event log kept (the default) or HERALD_RECOVERY_WINDOW_S=0; undefined for the raw peer. */
+  recovery?: boolean;
   target: number;
   opened: number;
   failed: number;
@@ -21,6 +23,12 @@ export interface CapacityRow {
   heapAfterMiB: number;
   rssBytesPerSocket: number;
   heapBytesPerSocket: number;
+  /**
+   * Again after the idle window, with every socket still open: the allocators have had time to
+   * hand back what the connect storm freed, so this is what an idle socket keeps.
+   */
+  rssIdleBytesPerSocket: number;
+  heapIdleBytesPerSocket: number;
   /** Herald's own count of open sockets with every client connected. */
   connectionsReported: number;
   /** The pod's CPU while every socket sits idle (protocol pings only), in cores, over `idleWindowS`. */
@@ -42,17 +50,25 @@ const SOCKETS_PER_CLIENT_PROCESS = 5_000;
  * several client processes over 127.0.0.x source addresses; RSS and heap per socket.
  */
 export async function runCapacity(options: BenchOptions): Promise<CapacityRow[]> {
-  const kinds: PodKind[] = [
-    ...options.capacityRuntimes.map((r) => (r === 'bun' ? 'herald-bun' : 'herald-node') as PodKind),
-    'raw-bun',
+  // Recovery keeps nothing per idle socket: both are measured to show it.
+  const pods: { kind: PodKind; recovery?: boolean }[] = [
+    ...options.capacityRuntimes.flatMap((r) => {
+      const kind: PodKind = r === 'bun' ? 'herald-bun' : 'herald-node';
+      return [{ kind, recovery: true }, { kind, recovery: false }];
+    }),
+    { kind: 'raw-bun' },
   ];
   const rows: CapacityRow[] = [];
-  for (const kind of kinds) {
+  for (const { kind, recovery } of pods) {
+    const label = recovery === undefined ? kind : `${kind} recovery ${recovery ? 'on' : 'off'}`;
     const processes = Math.max(1, Math.ceil(options.capacitySockets / SOCKETS_PER_CLIENT_PROCESS));
     let pod: Awaited<ReturnType<typeof startInspectablePod>> | undefined;
     let fleet: ClientFleet | undefined;
     try {
-      pod = await startInspectablePod(kind, { HERALD_IDLE_TIMEOUT_S: String(IDLE_TIMEOUT_S) });
+      pod = await startInspectablePod(kind, {
+        HERALD_IDLE_TIMEOUT_S: String(IDLE_TIMEOUT_S),
+        ...(recovery === false ? { HERALD_RECOVERY_WINDOW_S: '0' } : {}),
+      });
       fleet = ClientFleet.start(processes);
       await sleep(500);
       const before = await memoryAfterGc(pod);
@@ -71,8 +87,11 @@ export async function runCapacity(options: BenchOptions): Promise<CapacityRow[]>
       const idle1 = sampleProcess(pod.pid);
       const idleWindowS = (performance.now() - idleStart) / 1000;
       const openAfterIdle = (await fleet.stats()).open;
+      const settled = await memoryAfterGc(pod);
+      const perSocket = (mib: number) => (opened.opened > 0 ? (mib * 2 ** 20) / opened.opened : Number.NaN);
       const row: CapacityRow = {
         pod: kind,
+        recovery,
         target: options.capacitySockets,
         opened: opened.opened,
         failed: opened.failed,
@@ -83,8 +102,10 @@ export async function runCapacity(options: BenchOptions): Promise<CapacityRow[]>
         rssAfterMiB: after.rssMiB,
         heapBeforeMiB: before.heapUsedMiB,
         heapAfterMiB: after.heapUsedMiB,
-        rssBytesPerSocket: opened.opened > 0 ? ((after.rssMiB - before.rssMiB) * 2 ** 20) / opened.opened : Number.NaN,
-        heapBytesPerSocket: opened.opened > 0 ? ((after.heapUsedMiB - before.heapUsedMiB) * 2 ** 20) / opened.opened : Number.NaN,
+        rssBytesPerSocket: perSocket(after.rssMiB - before.rssMiB),
+        heapBytesPerSocket: perSocket(after.heapUsedMiB - before.heapUsedMiB),
+        rssIdleBytesPerSocket: perSocket(settled.rssMiB - before.rssMiB),
+        heapIdleBytesPerSocket: perSocket(settled.heapUsedMiB - before.heapUsedMiB),
         connectionsReported: reported,
         idleCores: idle0 && idle1 ? (idle1.cpuS - idle0.cpuS) / idleWindowS : Number.NaN,
         idleWindowS,
@@ -93,17 +114,17 @@ export async function runCapacity(options: BenchOptions): Promise<CapacityRow[]>
       };
       rows.push(row);
       say(
-        `capacity ${kind}: ${opened.opened}/${options.capacitySockets} open in ${opened.ms} ms (${opened.failed} failed${opened.errors[0] ? `: ${opened.errors[0]}` : ''}), ` +
+        `capacity ${label}: ${opened.opened}/${options.capacitySockets} open in ${opened.ms} ms (${opened.failed} failed${opened.errors[0] ? `: ${opened.errors[0]}` : ''}), ` +
           `RSS ${before.rssMiB.toFixed(1)} → ${after.rssMiB.toFixed(1)} MiB = ${row.rssBytesPerSocket.toFixed(0)} B/socket, ` +
-          `heap ${row.heapBytesPerSocket.toFixed(0)} B/socket; idle ${row.idleCores.toFixed(3)} cores over ${idleWindowS.toFixed(0)} s ` +
+          `heap ${row.heapBytesPerSocket.toFixed(0)} B/socket; after the idle window RSS ${row.rssIdleBytesPerSocket.toFixed(0)} B/socket, heap ${row.heapIdleBytesPerSocket.toFixed(0)} B/socket; idle ${row.idleCores.toFixed(3)} cores over ${idleWindowS.toFixed(0)} s ` +
           `(idle timeout ${row.idleTimeoutS} s), ${openAfterIdle} still open`,
       );
     } catch (error) {
-      say(`capacity ${kind} FAILED ${(error as Error).message}`);
+      say(`capacity ${label} FAILED ${(error as Error).message}`);
       rows.push({
-        pod: kind, target: options.capacitySockets, opened: 0, failed: options.capacitySockets, errors: [(error as Error).message],
+        pod: kind, recovery, target: options.capacitySockets, opened: 0, failed: options.capacitySockets, errors: [(error as Error).message],
         connectMs: 0, clientProcesses: processes, rssBeforeMiB: NaN, rssAfterMiB: NaN, heapBeforeMiB: NaN, heapAfterMiB: NaN,
-        rssBytesPerSocket: NaN, heapBytesPerSocket: NaN, connectionsReported: NaN, idleCores: NaN, idleWindowS: 0,
+        rssBytesPerSocket: NaN, heapBytesPerSocket: NaN, rssIdleBytesPerSocket: NaN, heapIdleBytesPerSocket: NaN, connectionsReported: NaN, idleCores: NaN, idleWindowS: 0,
         idleTimeoutS: IDLE_TIMEOUT_S, openAfterIdle: 0,
       });
     } finally {

@@ -23,11 +23,18 @@ export interface MemoryReading {
 
 /** Full GC in the pod, then its heap (as the runtime reports it) and RSS from /proc. */
 export async function memoryAfterGc(pod: ServerProcess): Promise<MemoryReading> {
-  const line = pod.waitFor((l) => l.msg === 'bench.memory', 30_000);
+  const line = pod.waitFor((l) => l.msg === 'bench.memory', 120_000);
   pod.signal('SIGUSR2');
   const reading = await line;
   const rss = sampleProcess(pod.pid)?.rssBytes ?? Number(reading.rss);
   return { heapUsedMiB: Number(reading.heapUsed) / 2 ** 20, rssMiB: rss / 2 ** 20, externalMiB: Number(reading.external ?? 0) / 2 ** 20 };
+}
+
+/** A pod started with BENCH_HEAP_SNAPSHOT_DIR writes a heap snapshot after a full GC; resolves to its path. */
+export async function heapSnapshot(pod: ServerProcess): Promise<string> {
+  const line = pod.waitFor((l) => l.msg === 'bench.heap-snapshot', 120_000);
+  pod.signal('SIGWINCH');
+  return String((await line).path);
 }
 
 /** Herald's registry gauges from /metrics (0 for a peer without them). */

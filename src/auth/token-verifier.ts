@@ -49,8 +49,6 @@ export interface TokenVerifierOptions {
  */
 export class TokenVerifier {
   private readonly cache = new Map<string, Identity>();
-  /** The cached tokens of each user: what a disconnect finds of the tokens this pod has seen. */
-  private readonly cachedByUser = new Map<string, Set<string>>();
   private readonly cacheSize: number;
   private readonly clockSkewS: number;
   private readonly maxLifetimeS: number;
@@ -69,7 +67,7 @@ export class TokenVerifier {
     if (!token) throw new AuthError('missing_token', 'a token is required (Authorization: Bearer or access_token)');
     const identity = this.cache.get(token) ?? (await this.verifySignature(token, nowMs));
     if (identity.exp * 1000 <= nowMs) {
-      this.forget(token);
+      this.cache.delete(token);
       throw new AuthError('token_expired', 'the token has expired');
     }
     const revocation = this.revocations.check(identity);
@@ -83,16 +81,13 @@ export class TokenVerifier {
     return identity;
   }
 
-  /** The tokens this pod has verified and still caches for a user (every user's when `userId` is undefined). */
+  /**
+   * The tokens this pod has verified and still caches for a user (every user's when `userId` is
+   * undefined). A scan of the cache rather than an index by user: it runs once per revocation,
+   * and an index would cost a Map entry per cached token for as long as it is cached.
+   */
   *cachedFor(userId: string | undefined): IterableIterator<Identity> {
-    if (userId === undefined) {
-      yield* this.cache.values();
-      return;
-    }
-    for (const token of this.cachedByUser.get(userId) ?? []) {
-      const identity = this.cache.get(token);
-      if (identity) yield identity;
-    }
+    for (const identity of this.cache.values()) if (userId === undefined || identity.userId === userId) yield identity;
   }
 
   private async verifySignature(token: string, seenAt: number): Promise<Identity> {
@@ -133,20 +128,9 @@ export class TokenVerifier {
     if (this.cache.size >= this.cacheSize) {
       // Map keeps insertion order: the first key is the oldest entry.
       const oldest = this.cache.keys().next().value;
-      if (oldest !== undefined) this.forget(oldest);
+      if (oldest !== undefined) this.cache.delete(oldest);
     }
     this.cache.set(token, identity);
-    let tokens = this.cachedByUser.get(identity.userId);
-    if (!tokens) this.cachedByUser.set(identity.userId, (tokens = new Set()));
-    tokens.add(token);
-  }
-
-  private forget(token: string): void {
-    const identity = this.cache.get(token);
-    if (!identity) return;
-    this.cache.delete(token);
-    const tokens = this.cachedByUser.get(identity.userId);
-    if (tokens?.delete(token) && tokens.size === 0) this.cachedByUser.delete(identity.userId);
   }
 }
 

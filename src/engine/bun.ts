@@ -22,9 +22,8 @@ export function createBunEngine<Data>(options: EngineOptions): Engine<Data> {
   return new BunEngine<Data>(options);
 }
 
-interface SocketData<Data> {
-  conn: BunConn<Data>;
-}
+/** Bun's per-socket `data` is the Conn itself: no wrapper object per socket. */
+type SocketData<Data> = BunConn<Data>;
 
 class BunConn<Data> implements Conn<Data> {
   closed = false;
@@ -115,7 +114,7 @@ class BunEngine<Data> implements Engine<Data> {
         if (!decision.accept) {
           return new Response(decision.body, { status: decision.status, headers: { 'content-type': 'application/json' } });
         }
-        if (server.upgrade(req, { data: { conn: new BunConn(decision.data) } })) return undefined;
+        if (server.upgrade(req, { data: new BunConn(decision.data) })) return undefined;
         return new Response('{"error":"upgrade_failed","message":"not a valid WebSocket upgrade"}', {
           status: 400,
           headers: { 'content-type': 'application/json' },
@@ -136,19 +135,19 @@ class BunEngine<Data> implements Engine<Data> {
       closeOnBackpressureLimit: false,
       perMessageDeflate: false,
       open: (ws) => {
-        const conn = ws.data.conn;
+        const conn = ws.data;
         conn.ws = ws;
         this.mountedConns?.add(conn);
         handler.open(conn);
       },
       message: (ws, message) => {
-        const conn = ws.data.conn;
+        const conn = ws.data;
         if (conn.closed) return;
         if (typeof message === 'string') handler.message(conn, message, false);
         else handler.message(conn, message, true);
       },
       close: (ws, code, reason) => {
-        const conn = ws.data.conn;
+        const conn = ws.data;
         conn.closed = true;
         conn.ws = undefined;
         this.mountedConns?.delete(conn);

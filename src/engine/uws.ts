@@ -42,7 +42,8 @@ class UwsConn<Data> implements Conn<Data> {
   opened = false;
   /** Set at open, cleared at close: uWebSockets.js throws on any use of a closed socket. */
   ws: WebSocket<UserData<Data>> | undefined;
-  readonly topics: string[] = [];
+  /** What it subscribed to: one topic as it is (the gateway subscribes each socket to one), an array for more. */
+  topics: string | string[] | undefined;
 
   constructor(
     readonly data: Data,
@@ -62,7 +63,10 @@ class UwsConn<Data> implements Conn<Data> {
   subscribe(topic: string): void {
     if (this.closed || !this.ws) return;
     this.ws.subscribe(topic);
-    this.topics.push(topic);
+    if (this.topics === topic || (Array.isArray(this.topics) && this.topics.includes(topic))) return;
+    if (this.topics === undefined) this.topics = topic;
+    else if (Array.isArray(this.topics)) this.topics.push(topic);
+    else this.topics = [this.topics, topic];
     this.engine.subscribers.add(topic, this);
   }
 
@@ -83,30 +87,38 @@ class UwsConn<Data> implements Conn<Data> {
  * so a publish learns of backpressure only by asking its subscribers.
  */
 class TopicSubscribers<Data> {
-  private readonly byTopic = new Map<string, Set<UwsConn<Data>>>();
+  /** A topic's one subscriber as it is (a user with one socket), a Set for more. */
+  private readonly byTopic = new Map<string, UwsConn<Data> | Set<UwsConn<Data>>>();
 
   add(topic: string, conn: UwsConn<Data>): void {
-    let set = this.byTopic.get(topic);
-    if (!set) {
-      set = new Set();
-      this.byTopic.set(topic, set);
-    }
-    set.add(conn);
+    const subscribers = this.byTopic.get(topic);
+    if (subscribers === undefined) this.byTopic.set(topic, conn);
+    else if (subscribers instanceof Set) subscribers.add(conn);
+    else if (subscribers !== conn) this.byTopic.set(topic, new Set([subscribers, conn]));
   }
 
   remove(conn: UwsConn<Data>): void {
-    for (const topic of conn.topics) {
-      const set = this.byTopic.get(topic);
-      if (set?.delete(conn) && set.size === 0) this.byTopic.delete(topic);
-    }
+    const { topics } = conn;
+    if (topics === undefined) return;
+    if (typeof topics === 'string') this.removeFrom(topics, conn);
+    else for (const topic of topics) this.removeFrom(topic, conn);
   }
 
   /** False when a subscriber other than `except` still holds unsent bytes; the gateway then checks how many. */
   allClear(topic: string, except: UwsConn<Data> | undefined): boolean {
-    const set = this.byTopic.get(topic);
-    if (!set) return true;
-    for (const conn of set) if (conn !== except && conn.bufferedAmount() > 0) return false;
+    const subscribers = this.byTopic.get(topic);
+    if (subscribers === undefined) return true;
+    if (!(subscribers instanceof Set)) return subscribers === except || subscribers.bufferedAmount() === 0;
+    for (const conn of subscribers) if (conn !== except && conn.bufferedAmount() > 0) return false;
     return true;
+  }
+
+  private removeFrom(topic: string, conn: UwsConn<Data>): void {
+    const subscribers = this.byTopic.get(topic);
+    if (subscribers === conn) this.byTopic.delete(topic);
+    else if (subscribers instanceof Set && subscribers.delete(conn) && subscribers.size === 1) {
+      this.byTopic.set(topic, subscribers.values().next().value!);
+    }
   }
 }
 

@@ -32,18 +32,19 @@ export class SessionOwnership {
     // Without userId: a message from a pod that kept sessions by id alone.
     const locals =
       header.userId === undefined
-        ? [...this.hub.sessionsWithId(header.sessionId)]
+        ? this.hub.sessionsWithId(header.sessionId)
         : [this.hub.session(header.userId, header.sessionId)].filter((s) => s !== undefined);
-    let other = false;
     for (const local of locals) {
       if (local.data.socketKey === header.socketKey) {
         local.data.announced = true;
         continue;
       }
-      other = true;
       if (seq > 0 ? local.data.announced : later(header, local.data)) local.end(Disconnect.Replaced);
     }
-    if (seq === 0 && !other && header.userId !== undefined) {
+    // Only a session this pod holds no socket of: its own socket's echo (every socket, at open)
+    // would keep a claim per socket for REMEMBER_MS, and could make a newer socket of the session
+    // opened here in the same millisecond lose to it at open.
+    if (seq === 0 && locals.length === 0 && header.userId !== undefined) {
       const key = sessionKey(header.userId, header.sessionId);
       this.heard.delete(key);
       this.heard.set(key, { openedAt: header.openedAt, socketKey: header.socketKey, heardAt: nowMs });

@@ -38,7 +38,7 @@ const NO_RECOVERY_RESUME: Resume<EngineFrame> = { welcome: { gap: true, replayed
  * back at once.
  */
 export class SocketLifecycle {
-  private readonly wheel = new ExpiryWheel<Socket>();
+  private readonly wheel = new ExpiryWheel<Socket>((socket) => socket.data);
 
   constructor(private readonly deps: SocketLifecycleDeps) {}
 
@@ -56,14 +56,13 @@ export class SocketLifecycle {
     // between: every event after that position reaches the socket through the topic, after the
     // replay, and none before it does (uWebSockets attributes a publish to its subscribers then).
     socket.subscribe(hub.user(state.userId)!.topic);
-    state.expiryBucket = this.wheel.add(socket, state.exp);
+    this.wheel.add(socket, state.exp);
     const resume = this.deps.recovery
-      ? this.deps.recovery.resume(state.userId, state.sessionId, state.since, state.fromLog)
-      : state.since
+      ? this.deps.recovery.resume(state.userId, state.sessionId, state.resume?.since, state.resume?.fromLog)
+      : state.resume
         ? NO_RECOVERY_RESUME
         : NO_RECOVERY;
-    state.since = undefined;
-    state.fromLog = undefined;
+    state.resume = undefined;
     const { userId, sessionId } = state;
     socket.send(welcomeFrame({ userId, sessionId, heartbeatMs: this.deps.heartbeatMs, ...resume.welcome }));
     for (const event of resume.events) {
@@ -90,17 +89,16 @@ export class SocketLifecycle {
 
   close(socket: Socket, code: number): void {
     this.deps.hub.remove(socket);
-    this.wheel.remove(socket, socket.data.expiryBucket);
+    this.wheel.remove(socket);
     this.deps.metrics.connectionsClosed.inc({ code: String(code) });
   }
 
   /** After a successful `herald.auth`: the socket holds the new token, and lives until its `exp`. */
   refreshToken(socket: Socket, token: { iat: number; exp: number; seenAt: number }): void {
-    this.wheel.remove(socket, socket.data.expiryBucket);
     socket.data.iat = token.iat;
     socket.data.seenAt = token.seenAt;
     socket.data.exp = token.exp;
-    socket.data.expiryBucket = this.wheel.add(socket, token.exp);
+    this.wheel.add(socket, token.exp);
   }
 
   /** Closes (4001) every socket whose token expired by `nowSeconds`: the one timer for all sockets. */

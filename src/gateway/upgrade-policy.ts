@@ -97,11 +97,11 @@ export function createUpgradePolicy(deps: UpgradePolicyDeps) {
         seenAt: identity.seenAt,
         exp: identity.exp,
         expiryBucket: 0,
+        expiryIndex: 0,
         socketKey: deps.nextSocketKey(),
         openedAt: 0,
         announced: false,
-        since,
-        fromLog,
+        resume: since ? { since, fromLog } : undefined,
         framesFullAt: 0,
       },
     };

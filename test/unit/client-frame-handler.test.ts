@@ -24,7 +24,7 @@ type RecordingSocket = Socket & {
 
 function recordingSocket(userId = 'u1', sessionId = 's1'): RecordingSocket {
   const socket: RecordingSocket = {
-    data: { userId, sessionId, iat: 0, seenAt: 0, exp: 0, expiryBucket: 0, socketKey: `${sessionId}-k`, openedAt: 0, announced: false, since: undefined, framesFullAt: 0 },
+    data: { userId, sessionId, iat: 0, seenAt: 0, exp: 0, expiryBucket: 0, expiryIndex: 0, socketKey: `${sessionId}-k`, openedAt: 0, announced: false, resume: undefined, framesFullAt: 0 },
     closed: false,
     sent: [],
     ends: [],

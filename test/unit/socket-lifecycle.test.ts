@@ -34,7 +34,7 @@ function setup(events: number) {
   });
   const socket = fakeSocket('u1', 's1');
   socket.data.exp = Math.floor(Date.now() / 1000) + 3600;
-  socket.data.since = { epoch: 'E', seq: 0 };
+  socket.data.resume = { since: { epoch: 'E', seq: 0 }, fromLog: undefined };
   return { lifecycle, socket, metrics };
 }
 

@@ -69,4 +69,17 @@ describe('TokenVerifier', () => {
     for (let i = 0; i < 10; i++) await verifier.verify(await sign({ sub: `u${i}`, sid: 's', iat: nowS(), exp: nowS() + 60 }));
     expect((verifier as unknown as { cache: Map<string, unknown> }).cache.size).toBe(3);
   });
+  it("finds every cached token of a user, one or several, and none of an evicted one", async () => {
+    const verifier = new TokenVerifier(createVerificationKey({ kind: 'secret', secret }), new Revocations(), { cacheSize: 3 });
+    for (const sid of ['a', 'b', 'c']) await verifier.verify(await sign({ sub: 'u1', sid, iat: nowS(), exp: nowS() + 60 }));
+    expect([...verifier.cachedFor('u1')].map((i) => i.sessionId)).toEqual(['a', 'b', 'c']);
+    // Two other users push u1's two oldest tokens out of the cache.
+    await verifier.verify(await sign({ sub: 'u2', sid: 'x', iat: nowS(), exp: nowS() + 60 }));
+    await verifier.verify(await sign({ sub: 'u3', sid: 'y', iat: nowS(), exp: nowS() + 60 }));
+    expect([...verifier.cachedFor('u1')].map((i) => i.sessionId)).toEqual(['c']);
+    expect([...verifier.cachedFor('u2')].map((i) => i.sessionId)).toEqual(['x']);
+    await verifier.verify(await sign({ sub: 'u4', sid: 'z', iat: nowS(), exp: nowS() + 60 }));
+    expect([...verifier.cachedFor('u1')]).toEqual([]);
+    expect([...verifier.cachedFor(undefined)].map((i) => i.userId)).toEqual(['u2', 'u3', 'u4']);
+  });
 });
