@@ -158,10 +158,15 @@ export function runRobustnessCases(engine: EngineName): void {
 
       it('closes a socket that floods frames with 1008 and a reason; the others keep receiving', async () => {
         const flooder = await connect(pod);
+        const sentAt = performance.now();
         for (let i = 0; i < 200; i++) flooder.client.send({ type: 'herald.ping' });
         const closed = await flooder.client.closedWithin();
+        const seconds = (performance.now() - sentAt) / 1000;
         expect(closed).toEqual({ code: 1008, reason: 'too many frames: at most 20 a second' });
-        expect(flooder.client.frames.filter((f) => f.type === 'herald.pong').length).toBeLessThanOrEqual(40);
+        // 2 s of frames at once, and the bucket refills at 20 a second while the burst arrives (slowly, on a loaded machine).
+        const pongs = flooder.client.frames.filter((f) => f.type === 'herald.pong').length;
+        expect(pongs).toBeLessThanOrEqual(40 + Math.floor(20 * seconds));
+        expect(pongs).toBeLessThan(200);
         await expectStillReceives(pod, witness);
       });
 
