@@ -1,7 +1,7 @@
 /** Bytes per arena chunk: large, so that a kept frame is a few bytes in a buffer, never an object of its own. */
 const CHUNK_BYTES = 1 << 20;
-/** UTF-8 takes at most 3 bytes per UTF-16 unit. */
-const MAX_UTF8_PER_UNIT = 3;
+/** Faster than Buffer.write (utf8) on Bun, about 2× for a 300-byte frame (.tmp/micro-write.ts). */
+const encoder = new TextEncoder();
 
 /**
  * Frames as UTF-8 bytes in large append-only buffers. A buffer holds no pointers, so the
@@ -19,15 +19,19 @@ export class FrameArena {
   length = 0;
 
   write(frame: string | Uint8Array): void {
-    const room = this.chunks.length === 0 ? 0 : this.chunks[this.chunks.length - 1]!.length - this.used;
+    let last = this.chunks[this.chunks.length - 1];
+    const room = last === undefined ? 0 : last.length - this.used;
     if (typeof frame === 'string') {
-      const fits = frame.length * MAX_UTF8_PER_UNIT <= room || Buffer.byteLength(frame) <= room;
-      if (!fits) this.open(Buffer.byteLength(frame));
-      const last = this.chunks[this.chunks.length - 1]!;
-      this.length = last.write(frame, this.used);
+      // encodeInto stops short of a character that does not fit: then the frame goes to a new chunk.
+      let done = frame.length <= room ? encoder.encodeInto(frame, last!.subarray(this.used)) : undefined;
+      if (done === undefined || done.read < frame.length) {
+        last = this.open(Buffer.byteLength(frame));
+        done = encoder.encodeInto(frame, last);
+      }
+      this.length = done.written;
     } else {
-      if (frame.length > room) this.open(frame.length);
-      this.chunks[this.chunks.length - 1]!.set(frame, this.used);
+      if (frame.length > room) last = this.open(frame.length);
+      last!.set(frame, this.used);
       this.length = frame.length;
     }
     this.chunk = this.firstId + this.chunks.length - 1;
@@ -55,8 +59,10 @@ export class FrameArena {
     return total;
   }
 
-  private open(atLeast: number): void {
-    this.chunks.push(Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, atLeast)));
+  private open(atLeast: number): Buffer {
+    const chunk = Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, atLeast));
+    this.chunks.push(chunk);
     this.used = 0;
+    return chunk;
   }
 }

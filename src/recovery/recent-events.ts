@@ -42,12 +42,15 @@ class Block {
 }
 
 /**
- * Bytes counted per target for each entry: a double in the user's ring, which keeps up to
- * twice the room it uses.
+ * Bytes counted per target for each entry: a double in the user's ring, which holds between 1
+ * and 4 times the room its entries use (about 12 bytes measured, bench/results/index-memory.md).
  */
 export const BYTES_PER_TARGET = 16;
-/** Bytes counted per event beyond its frame's own: its row of columns (36) and the arena's unused tails. */
-export const BYTES_PER_EVENT = 40;
+/**
+ * Bytes counted per event beyond its frame's UTF-8 bytes: its row of columns (36), the arena's
+ * unused chunk tails and the blocks' own (45 on Bun and 63 on Node measured, bench/results/index-memory.md).
+ */
+export const BYTES_PER_EVENT = 64;
 
 export type Lookup<Frame> =
   | { complete: true; events: KeptEvent<Frame>[] }
