@@ -60,8 +60,8 @@ export function createRouter(deps: RouterDeps): (stored: StoredMessage, position
       frame = engine.prepareFrame(withSeq);
       recovery.record({
         seq,
-        // Kept as its bytes: the live publish uses the prepared frame, a resume prepares the kept bytes again.
-        frame: withSeq,
+        // Kept as its bytes (copied, when the engine made bytes already: uWebSockets); a resume prepares them again.
+        frame: frame instanceof Uint8Array ? frame : withSeq,
         skipSessionId: header.inclusive ? null : header.fromSessionId,
         targetUsers: header.targetUsers,
         // A string frame (the local bus) counts its UTF-16 units: its bytes for the ASCII frames carry.
