@@ -61,10 +61,13 @@ function run(recoveryOn: boolean, stored: Uint8Array[], events: number): number 
   const hub = new Hub();
   for (let u = 0; u < USERS; u += 2) hub.add(fakeSocket(`u${u}`, `s${u}`));
   const metrics = createMetrics();
-  const recovery = recoveryOn ? new Recovery<EngineFrame>({ windowMs: 300_000, maxBytes: 256 * 2 ** 20, metrics }) : undefined;
+  const nullEngine = engine();
+  const recovery = recoveryOn
+    ? new Recovery<EngineFrame>({ windowMs: 300_000, maxBytes: 256 * 2 ** 20, metrics, prepareFrame: (frame) => nullEngine.prepareFrame(frame) })
+    : undefined;
   recovery?.opened({ epoch: 'micro', coveredAfter: 0 });
   const route = createRouter({
-    engine: engine(),
+    engine: nullEngine,
     hub,
     revocations: new Revocations(),
     sessions: new SessionOwnership(hub),

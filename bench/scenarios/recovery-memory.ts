@@ -1,5 +1,6 @@
 import { publishBulk } from '../lib/bulk-publish.js';
 import { sleep } from '../lib/measure.js';
+import { BYTES_PER_EVENT, BYTES_PER_TARGET } from '../../src/recovery/recent-events.js';
 import type { BenchOptions } from '../lib/options.js';
 import { say } from './common.js';
 import { memoryAfterGc, metricValues, startInspectablePod } from './pod-memory.js';
@@ -21,12 +22,12 @@ export interface RecoveryMemoryRow {
   rssBeforeMiB: number;
   rssAfterMiB: number;
   heapBytesPerEvent: number;
-  /** Node keeps a frame's bytes in a Buffer, outside the JS heap: process.memoryUsage().external (0 on Bun, whose frames are strings in the heap). */
+  /** The index keeps frames' bytes in Buffers: process.memoryUsage().external (Node: outside heapUsed; Bun counts them in heapUsed too). */
   externalBytesPerEvent: number;
   rssBytesPerEvent: number;
   /** What the pod counts (herald_recovery_bytes), per event. */
   countedBytesPerEvent: number;
-  /** The frame's share of the count: counted − 16 − 96 − 16 × targets (router.ts, recent-events.ts). */
+  /** The frame's share of the count: counted − BYTES_PER_EVENT − BYTES_PER_TARGET × targets (recent-events.ts). */
   frameBytes: number;
 }
 
@@ -64,7 +65,7 @@ async function measure(runtime: 'bun' | 'node', recovery: boolean, targets: numb
       externalBytesPerEvent: ((after.externalMiB - before.externalMiB) * 2 ** 20) / events,
       rssBytesPerEvent: ((after.rssMiB - before.rssMiB) * 2 ** 20) / events,
       countedBytesPerEvent: counted,
-      frameBytes: recovery ? counted - 16 - 96 - 16 * targets : Number.NaN,
+      frameBytes: recovery ? counted - BYTES_PER_EVENT - BYTES_PER_TARGET * targets : Number.NaN,
     };
     say(
       `recovery memory ${runtime} ${recovery ? 'on' : 'off'} ${targets} target(s), ${events} events: ` +

@@ -11,7 +11,6 @@ import { createHttpApi, isApiPath } from '../http/api.js';
 import type { Logger } from '../log.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import { Recovery } from '../recovery/recovery.js';
-import { frameWithSeq } from '../protocol/client-frames.js';
 import { Disconnect } from '../protocol/close-codes.js';
 import type { PublishEvent } from '../protocol/event.js';
 import { maxConnectionsForThisProcess } from './capacity.js';
@@ -142,7 +141,7 @@ export class Gateway {
             maxBytes: this.config.recoveryMaxBytes,
             metrics: this.metrics,
             readLog: this.bus.readLog?.bind(this.bus),
-            prepare: (frame, seq) => this.engine.prepareFrame(frameWithSeq(frame, seq)),
+            prepareFrame: (frame) => this.engine.prepareFrame(frame),
           })
         : undefined;
     this.lifecycle = new SocketLifecycle({

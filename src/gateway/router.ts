@@ -36,9 +36,6 @@ export interface RouterDeps {
 
 type EventMessage = Extract<BusMessage, { kind: typeof MessageKind.Event }>;
 
-/** Bytes counted per kept event beyond its frame (see docs/recovery.md). */
-const FRAME_OVERHEAD_BYTES = 16;
-
 
 /**
  * The hot path: one stored bus message in, native topic publishes out. Reads the routing
@@ -59,14 +56,16 @@ export function createRouter(deps: RouterDeps): (stored: StoredMessage, position
     const fromSessionId = header.inclusive ? null : header.fromSessionId;
     let frame: EngineFrame | undefined;
     if (recovery && seq > 0) {
-      frame = engine.prepareFrame(event.frameOpen !== undefined ? `${event.frameOpen},"seq":${seq}}` : frameWithSeq(frameIn, seq));
+      const withSeq = event.frameOpen !== undefined ? `${event.frameOpen},"seq":${seq}}` : frameWithSeq(frameIn, seq);
+      frame = engine.prepareFrame(withSeq);
       recovery.record({
         seq,
-        frame,
+        // Kept as its bytes (copied, when the engine made bytes already: uWebSockets); a resume prepares them again.
+        frame: frame instanceof Uint8Array ? frame : withSeq,
         skipSessionId: header.inclusive ? null : header.fromSessionId,
         targetUsers: header.targetUsers,
         // A string frame (the local bus) counts its UTF-16 units: its bytes for the ASCII frames carry.
-        bytes: frameIn.length + FRAME_OVERHEAD_BYTES + BYTES_PER_EVENT + header.targetUsers.length * BYTES_PER_TARGET,
+        bytes: frameIn.length + BYTES_PER_EVENT + header.targetUsers.length * BYTES_PER_TARGET,
         atMs: header.emittedAt,
       });
     }

@@ -1,6 +1,6 @@
 import type { Bus } from '../bus/bus.js';
 import { decodeBusMessage, forEachBundled, MAX_BUNDLE_MESSAGES, MessageKind } from '../protocol/bus-format.js';
-import type { RecentEvent } from './recent-events.js';
+import type { KeptEvent } from './recent-events.js';
 
 /** The most stored messages one resume may read from the log: past it the resume is a gap. */
 export const MAX_LOG_MESSAGES_PER_RESUME = 100_000;
@@ -8,7 +8,7 @@ export const MAX_LOG_MESSAGES_PER_RESUME = 100_000;
 export interface MissedFromLog<Frame> {
   /** Events read up to this position; the index serves what came after. */
   upTo: number;
-  events: RecentEvent<Frame>[];
+  events: KeptEvent<Frame>[];
 }
 
 /**
@@ -23,7 +23,7 @@ export async function readMissedFromLog<Frame>(
   upTo: number,
   prepare: (frame: string | Uint8Array, seq: number) => Frame,
 ): Promise<MissedFromLog<Frame> | undefined> {
-  const events: RecentEvent<Frame>[] = [];
+  const events: KeptEvent<Frame>[] = [];
   const first = Math.floor(since / MAX_BUNDLE_MESSAGES);
   const last = Math.floor(upTo / MAX_BUNDLE_MESSAGES);
   const complete = await readLog(
@@ -48,7 +48,6 @@ export async function readMissedFromLog<Frame>(
           seq,
           frame: prepare(decoded.frame, seq),
           skipSessionId,
-          targetUsers: header.targetUsers,
           bytes: 0,
           atMs: header.emittedAt,
         });

@@ -1,7 +1,11 @@
-/** One event as the router hands it to the index: its frame ready to send, and who may receive it. */
-export interface RecentEvent<Frame> {
+import { FrameArena } from './frame-arena.js';
+import { SeqLog } from './seq-log.js';
+
+/** One event as the router hands it to the index: its frame as sent (with its `seq`), and who may receive it. */
+export interface RecentEvent {
   readonly seq: number;
-  readonly frame: Frame;
+  /** The frame's text, or its UTF-8 bytes: kept as bytes, never as the object handed in. */
+  readonly frame: string | Uint8Array;
   /** The socket `inclusive: false` skips: its session does not get the event replayed either. */
   readonly skipSessionId: string | null;
   readonly targetUsers: readonly string[];
@@ -10,7 +14,7 @@ export interface RecentEvent<Frame> {
   readonly atMs: number;
 }
 
-/** What the index keeps of an event, and gives back to a resume. */
+/** What the index gives back to a resume: the frame ready for the engine to send. */
 export interface KeptEvent<Frame> {
   readonly seq: number;
   readonly frame: Frame;
@@ -19,165 +23,102 @@ export interface KeptEvent<Frame> {
   readonly atMs: number;
 }
 
-/** Items per chunk of a queue. */
-const CHUNK = 1024;
+/** Events per block of columns. */
+const BLOCK = 1024;
 
 /**
- * A first-in, first-out list in chunks of a fixed size. A push writes into the newest chunk
- * only, and a full chunk is never written again until it is dropped whole. (One array written
- * at its end on every push is an old object pointing at a new one each time: the generational
- * collector scans such an array again in full at every young collection, a cost that grows
- * with the index.)
+ * The scalars of up to BLOCK events, a column each: typed arrays, which the collector neither
+ * traces nor scans, so that a kept event is no JS object at all.
  */
-class Queue<T> {
-  private chunks: T[][] = [];
-  /** Index of the first live item in chunks[0]. */
-  private head = 0;
-  private size = 0;
-
-  push(item: T): void {
-    const last = this.chunks[this.chunks.length - 1];
-    if (last !== undefined && last.length < CHUNK) last.push(item);
-    else this.chunks.push([item]);
-    this.size++;
-  }
-
-  peek(): T | undefined {
-    return this.size === 0 ? undefined : this.chunks[0]![this.head];
-  }
-
-  shift(): T | undefined {
-    if (this.size === 0) return undefined;
-    const first = this.chunks[0]!;
-    const item = first[this.head]!;
-    this.size--;
-    if (++this.head === first.length) {
-      // Spent: every chunk but the newest is full, and the newest is spent only when empty.
-      this.chunks.shift();
-      this.head = 0;
-    } else first[this.head - 1] = undefined as T;
-    return item;
-  }
-
-  get length(): number {
-    return this.size;
-  }
-
-  /** The position of the first item whose key is over `after` (the queue is sorted by key), or undefined. */
-  private firstAfter(after: number, key: (item: T) => number): { chunk: number; index: number } | undefined {
-    const chunks = this.chunks;
-    // The first chunk whose last item is over `after`, by bisection over the chunks.
-    let lo = 0;
-    let hi = chunks.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const chunk = chunks[mid]!;
-      if (key(chunk[chunk.length - 1]!) <= after) lo = mid + 1;
-      else hi = mid;
-    }
-    if (lo === chunks.length) return undefined;
-    const chunk = chunks[lo]!;
-    let i = lo === 0 ? this.head : 0;
-    let j = chunk.length;
-    while (i < j) {
-      const mid = (i + j) >>> 1;
-      if (key(chunk[mid]!) <= after) i = mid + 1;
-      else j = mid;
-    }
-    return { chunk: lo, index: i };
-  }
-
-  /** Items whose key is over `after`, in order. */
-  *after(after: number, key: (item: T) => number): IterableIterator<T> {
-    const at = this.firstAfter(after, key);
-    if (!at) return;
-    for (let c = at.chunk, i = at.index; c < this.chunks.length; c++, i = 0) {
-      const chunk = this.chunks[c]!;
-      for (; i < chunk.length; i++) yield chunk[i]!;
-    }
-  }
-
-  /** The item whose key is `wanted`, if held. */
-  find(wanted: number, key: (item: T) => number): T | undefined {
-    const at = this.firstAfter(wanted - 1, key);
-    const item = at && this.chunks[at.chunk]![at.index];
-    return item !== undefined && key(item) === wanted ? item : undefined;
-  }
+class Block {
+  readonly seq = new Float64Array(BLOCK);
+  readonly atMs = new Float64Array(BLOCK);
+  readonly bytes = new Float64Array(BLOCK);
+  /** The frame's place in the arena: chunk id, offset, length. */
+  readonly chunk = new Uint32Array(BLOCK);
+  readonly offset = new Uint32Array(BLOCK);
+  readonly length = new Uint32Array(BLOCK);
+  count = 0;
 }
 
 /**
- * One user's entries: the `seq` of each event for them, in order. Numbers, not the events: an
- * array of numbers holds nothing for the collector to trace, and the user's id is kept once.
+ * Bytes counted per target for each entry: a double in the user's ring, which holds between 1
+ * and 4 times the room its entries use (about 12 bytes measured, bench/results/index-memory.md).
  */
-class UserLog {
-  readonly seqs = new Queue<number>();
-  constructor(readonly userId: string) {}
-}
-
-/** An event as filed: what a resume gets, and the user logs it is in (for its eviction): one log itself, not an array of one. */
-interface Filed<Frame> extends KeptEvent<Frame> {
-  readonly logs: UserLog | UserLog[];
-}
-
-/** Per-target overhead counted for each entry: a slot in the user's queue and its share of the map. */
 export const BYTES_PER_TARGET = 16;
-/** Per-event overhead counted for each entry: the entry object and its slot in the global queue. */
-export const BYTES_PER_EVENT = 96;
+/**
+ * Bytes counted per event beyond its frame's UTF-8 bytes: its row of columns (36), the arena's
+ * unused chunk tails and the blocks' own (45 on Bun and 63 on Node measured, bench/results/index-memory.md).
+ */
+export const BYTES_PER_EVENT = 64;
 
 export type Lookup<Frame> =
   | { complete: true; events: KeptEvent<Frame>[] }
   /** The index no longer holds every event after `since` (evicted, or before it started). */
   | { complete: false };
 
-const seqOf = (event: { seq: number }) => event.seq;
-const itself = (seq: number) => seq;
-
 /**
  * The recent events of the whole cluster, by user, bounded by age and by bytes (oldest out
  * first), so that a resume is a lookup, not a scan. Events are appended in log order.
  * `coveredAfter` says from where on it holds everything: every event with a larger `seq`.
  *
- * Kept per event: one entry (frame, seq, session to skip, bytes, time) in the global queue and
- * its list of user logs; per target, a number in that user's log. Nothing of the event's
- * header is kept: its user-id strings are garbage once filed, so that a kept event costs the
- * collector the same few objects whatever the number of its targets.
+ * Kept per event: its frame's bytes in an arena of large buffers and a row of scalars in
+ * blocks of typed arrays; per target, a number in that user's log; the session to skip, when
+ * there is one (rare), in a map. No JS object per event, so that keeping a window of events
+ * costs the garbage collector nothing per event: a resume (rare) rebuilds the frames.
+ * Eviction drops rows from the front and never visits user logs: their dead entries (at or
+ * before `coveredAfter`) are never read, and `evict` prunes them.
  */
 export class RecentEvents<Frame> {
-  private readonly all = new Queue<Filed<Frame>>();
-  private readonly byUser = new Map<string, UserLog>();
+  private blocks: Block[] = [];
+  /** Index of the oldest held event in blocks[0]. */
+  private head = 0;
+  private held = 0;
+  private readonly arena = new FrameArena();
+  private readonly skips = new Map<number, string>();
+  private readonly byUser = new Map<string, SeqLog>();
   private heldBytes = 0;
   private covered: number;
 
   constructor(
     readonly limits: { maxBytes: number; windowMs: number },
     /** Everything after this position is (or will be) appended: where the log started for this pod. */
-    coveredAfter = 0,
+    coveredAfter: number,
+    /** Turns a kept frame's bytes back into what the engine sends. */
+    private readonly prepare: (bytes: Uint8Array) => Frame,
   ) {
     this.covered = coveredAfter;
   }
 
-  append(event: RecentEvent<Frame>): void {
-    const targets = event.targetUsers;
-    let logs: UserLog | UserLog[];
-    if (targets.length === 1) logs = this.fileFor(targets[0]!, event.seq);
-    else {
-      logs = new Array<UserLog>(targets.length);
-      for (let i = 0; i < targets.length; i++) logs[i] = this.fileFor(targets[i]!, event.seq);
+  append(event: RecentEvent): void {
+    const { seq, targetUsers, bytes } = event;
+    for (let i = 0; i < targetUsers.length; i++) {
+      const userId = targetUsers[i]!;
+      let log = this.byUser.get(userId);
+      if (log === undefined) {
+        log = new SeqLog(userId);
+        this.byUser.set(userId, log);
+      }
+      log.push(seq, this.covered);
     }
-    const { seq, frame, skipSessionId, bytes, atMs } = event;
-    this.all.push({ seq, frame, skipSessionId, bytes, atMs, logs });
+    if (event.skipSessionId !== null) this.skips.set(seq, event.skipSessionId);
+    const arena = this.arena;
+    arena.write(event.frame);
+    let block = this.blocks[this.blocks.length - 1];
+    if (block === undefined || block.count === BLOCK) {
+      block = new Block();
+      this.blocks.push(block);
+    }
+    const row = block.count++;
+    block.seq[row] = seq;
+    block.atMs[row] = event.atMs;
+    block.bytes[row] = bytes;
+    block.chunk[row] = arena.chunk;
+    block.offset[row] = arena.offset;
+    block.length[row] = arena.length;
+    this.held++;
     this.heldBytes += bytes;
-    this.evict(atMs);
-  }
-
-  private fileFor(userId: string, seq: number): UserLog {
-    let log = this.byUser.get(userId);
-    if (!log) {
-      log = new UserLog(userId);
-      this.byUser.set(userId, log);
-    }
-    log.seqs.push(seq);
-    return log;
+    this.drop(event.atMs);
   }
 
   /**
@@ -190,37 +131,30 @@ export class RecentEvents<Frame> {
     const events: KeptEvent<Frame>[] = [];
     if (log) {
       let previous = -1;
-      for (const seq of log.seqs.after(since, itself)) {
+      // `since` is at least `coveredAfter`: the log's dead entries are never reached.
+      log.forEachAfter(since, (seq) => {
         // A target listed twice by a foreign publisher is filed twice: replay it once.
-        if (seq === previous) continue;
+        if (seq === previous) return;
         previous = seq;
-        const event = this.all.find(seq, seqOf);
-        if (event && event.skipSessionId !== sessionId) events.push(event);
-      }
+        const skipSessionId = this.skips.get(seq) ?? null;
+        if (skipSessionId === sessionId) return;
+        const kept = this.row(seq, skipSessionId);
+        if (kept) events.push(kept);
+      });
     }
     return { complete: true, events };
   }
 
-  /** Drops what is past the window at `nowMs` and, past the byte limit, the oldest. */
+  /**
+   * Drops what is past the window at `nowMs` and, past the byte limit, the oldest; then prunes
+   * every user log of its dead entries, and forgets the users with none left (the pod's
+   * one-second sweep: a pass over the users, not per event).
+   */
   evict(nowMs: number): void {
-    const oldestKept = nowMs - this.limits.windowMs;
-    for (;;) {
-      const oldest = this.all.peek();
-      if (!oldest || (oldest.atMs >= oldestKept && this.heldBytes <= this.limits.maxBytes)) return;
-      this.all.shift();
-      this.heldBytes -= oldest.bytes;
-      this.covered = oldest.seq;
-      const logs = oldest.logs;
-      if (logs instanceof UserLog) this.unfile(logs);
-      else for (const log of logs) this.unfile(log);
+    this.drop(nowMs);
+    for (const [userId, log] of this.byUser) {
+      if (log.prune(this.covered) === 0) this.byUser.delete(userId);
     }
-  }
-
-  private unfile(log: UserLog): void {
-    // Appended in log order, so a user's oldest entry is the event being dropped.
-    log.seqs.shift();
-    // Emptied only once every event filed in it has gone: no kept event refers to it.
-    if (log.seqs.length === 0) this.byUser.delete(log.userId);
   }
 
   /** Every event with a larger `seq` is held (or was never in the log). */
@@ -233,10 +167,65 @@ export class RecentEvents<Frame> {
   }
 
   get events(): number {
-    return this.all.length;
+    return this.held;
   }
 
+  /** Bytes of the arena's buffers: the frames held, and the unused tails of its chunks. */
+  get arenaBytes(): number {
+    return this.arena.capacity;
+  }
+
+  /** Users with an entry in the index (those whose entries all aged out go at the next `evict`). */
   get users(): number {
     return this.byUser.size;
+  }
+
+  private drop(nowMs: number): void {
+    const oldestKept = nowMs - this.limits.windowMs;
+    const maxBytes = this.limits.maxBytes;
+    let dropped = false;
+    while (this.held > 0) {
+      const block = this.blocks[0]!;
+      const row = this.head;
+      if (block.atMs[row]! >= oldestKept && this.heldBytes <= maxBytes) break;
+      const seq = block.seq[row]!;
+      this.heldBytes -= block.bytes[row]!;
+      this.covered = seq;
+      if (this.skips.size > 0) this.skips.delete(seq);
+      this.held--;
+      dropped = true;
+      if (++this.head === block.count) {
+        this.blocks.shift();
+        this.head = 0;
+      }
+    }
+    if (!dropped) return;
+    const oldest = this.blocks[0];
+    this.arena.releaseBefore(oldest === undefined ? Infinity : oldest.chunk[this.head]!);
+  }
+
+  /** The held event `seq`, found by bisection over the blocks and within one. */
+  private row(seq: number, skipSessionId: string | null): KeptEvent<Frame> | undefined {
+    const blocks = this.blocks;
+    let lo = 0;
+    let hi = blocks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const block = blocks[mid]!;
+      if (block.seq[block.count - 1]! < seq) lo = mid + 1;
+      else hi = mid;
+    }
+    const block = blocks[lo];
+    if (block === undefined) return undefined;
+    let i = lo === 0 ? this.head : 0;
+    let j = block.count;
+    while (i < j) {
+      const mid = (i + j) >>> 1;
+      if (block.seq[mid]! < seq) i = mid + 1;
+      else j = mid;
+    }
+    if (i === block.count || block.seq[i] !== seq) return undefined;
+    const bytes = this.arena.read(block.chunk[i]!, block.offset[i]!, block.length[i]!);
+    return { seq, frame: this.prepare(bytes), skipSessionId, bytes: block.bytes[i]!, atMs: block.atMs[i]! };
   }
 }

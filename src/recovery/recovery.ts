@@ -1,5 +1,6 @@
 import type { Bus } from '../bus/bus.js';
 import type { Metrics } from '../metrics.js';
+import { frameWithSeq } from '../protocol/client-frames.js';
 import { readMissedFromLog, type MissedFromLog } from './log-reader.js';
 import { RecentEvents, type KeptEvent, type RecentEvent } from './recent-events.js';
 import type { Since } from './since.js';
@@ -28,8 +29,8 @@ export interface RecoveryOptions<Frame> {
   maxWaiting?: number;
   /** The bus's log reader, where the log outlives a pod's memory (NATS): older resumes are read from it. */
   readLog?: Bus['readLog'];
-  /** Turns an event's frame bytes into what the engine sends, with its `seq` (as the router does). */
-  prepare?: (frame: string | Uint8Array, seq: number) => Frame;
+  /** Turns a frame (its text or UTF-8 bytes, `seq` included) into what the engine sends: `Engine.prepareFrame`. */
+  prepareFrame: (frame: string | Uint8Array) => Frame;
 }
 
 /** Resumes read from the log at once; more wait their turn, and past the queue they get 503. */
@@ -56,7 +57,7 @@ export class Recovery<Frame> {
   private logQueue: (() => void)[] = [];
 
   constructor(private readonly options: RecoveryOptions<Frame>) {
-    this.index = new RecentEvents<Frame>({ maxBytes: options.maxBytes, windowMs: options.windowMs });
+    this.index = this.newIndex(0);
     this.maxReplayEvents = options.maxReplayEvents ?? DEFAULT_MAX_REPLAY_EVENTS;
     this.maxWaiting = options.maxWaiting ?? DEFAULT_MAX_WAITING;
   }
@@ -65,7 +66,7 @@ export class Recovery<Frame> {
   opened(log: EventLogInfo): void {
     if (this.log && this.log.epoch === log.epoch) return;
     this.log = log;
-    this.index = new RecentEvents<Frame>({ maxBytes: this.options.maxBytes, windowMs: this.options.windowMs }, log.coveredAfter);
+    this.index = this.newIndex(log.coveredAfter);
     this.current = log.coveredAfter;
   }
 
@@ -79,7 +80,7 @@ export class Recovery<Frame> {
   }
 
   /** The hot path's one call per event: keeps it for resumes and moves the position. */
-  record(event: RecentEvent<Frame>): void {
+  record(event: RecentEvent): void {
     this.index.append(event);
     this.advance(event.seq);
   }
@@ -87,7 +88,7 @@ export class Recovery<Frame> {
   /** A message that is not an event (a control message) still moves the position. */
   advance(seq: number): void {
     if (seq <= this.current) return;
-    if (this.lostBefore(seq)) this.index = new RecentEvents(this.index.limits, seq - 1);
+    if (this.lostBefore(seq)) this.index = this.newIndex(seq - 1);
     this.current = seq;
     if (this.waiters.length > 0) this.wake();
   }
@@ -126,14 +127,15 @@ export class Recovery<Frame> {
    * possible; 'too_many' when too many such reads are waiting.
    */
   async fromLog(userId: string, sessionId: string, since: Since): Promise<MissedFromLog<Frame> | undefined | 'too_many'> {
-    const { readLog, prepare } = this.options;
-    if (!readLog || !prepare || since.epoch !== this.log?.epoch || since.seq >= this.index.coveredAfter) return undefined;
+    const { readLog, prepareFrame } = this.options;
+    if (!readLog || since.epoch !== this.log?.epoch || since.seq >= this.index.coveredAfter) return undefined;
     if (this.logReads >= LOG_READS_AT_ONCE) {
       if (this.logQueue.length >= LOG_READS_QUEUED) return 'too_many';
       await new Promise<void>((resolve) => this.logQueue.push(resolve));
     }
     this.logReads++;
     try {
+      const prepare = (frame: string | Uint8Array, seq: number) => prepareFrame(frameWithSeq(frame, seq));
       return await readMissedFromLog(readLog, { userId, sessionId }, since.seq, this.current, prepare);
     } catch {
       return undefined; // The log could not be read now: the resume is a gap.
@@ -171,6 +173,11 @@ export class Recovery<Frame> {
 
   get bytes(): number {
     return this.index.bytes;
+  }
+
+  private newIndex(coveredAfter: number): RecentEvents<Frame> {
+    const { maxBytes, windowMs, prepareFrame } = this.options;
+    return new RecentEvents<Frame>({ maxBytes, windowMs }, coveredAfter, prepareFrame);
   }
 
   /** A jump over whole stored messages: those events never reached this pod (it was cut off longer than the window). */

@@ -15,7 +15,7 @@ function setup(events: number) {
   const metrics = createMetrics();
   const log = createLogger('silent');
   const hub = new Hub();
-  const recovery = new Recovery<string>({ windowMs: 60_000, maxBytes: 1 << 20, metrics });
+  const recovery = new Recovery<string>({ windowMs: 60_000, maxBytes: 1 << 20, metrics, prepareFrame: (frame) => (typeof frame === 'string' ? frame : new TextDecoder().decode(frame)) });
   recovery.opened({ epoch: 'E', coveredAfter: 0 });
   for (let i = 1; i <= events; i++) {
     recovery.record({ seq: i * 1024, frame: `frame-${i}`, skipSessionId: null, targetUsers: ['u1'], bytes: 100, atMs: Date.now() });
