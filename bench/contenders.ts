@@ -219,6 +219,21 @@ export function twoPodContenders(runId: string): Contender[] {
         running(await twoHeraldPods('nats', brokers, 'herald-nats-http', { HERALD_NATS_SUBJECT: subject, ...RECOVERY_OFF }), 'herald'),
     },
     {
+      id: 'herald-nats-http-recovery',
+      label: 'Herald ×2 + NATS, recovery on (HTTP to pod A)',
+      note: 'the same two pods with recovery on (a stream of its own), events POSTed to one pod: a 202 once stored',
+      start: async (brokers) => {
+        const stream = `BENCH_${runId}_${++logs}`;
+        const logSubject = `bench.${runId}.log${logs}.events`;
+        const pods = await twoHeraldPods('nats', brokers, 'herald-nats-http-recovery', {
+          HERALD_NATS_SUBJECT: logSubject,
+          HERALD_NATS_STREAM: stream,
+          HERALD_RECOVERY_WINDOW_S: String(RECOVERY_WINDOW_S),
+        });
+        return running(pods, 'herald');
+      },
+    },
+    {
       id: 'herald-amqp',
       label: 'Herald ×2 + RabbitMQ (publisher client)',
       note: 'two Bun pods, a fanout exchange of its own on the shared RabbitMQ; events from connectAmqpPublisher',

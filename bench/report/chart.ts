@@ -12,6 +12,7 @@ const COLORS: Record<string, string> = {
   'herald-nats': '#1a73e8',
   'herald-nats-recovery': '#0b57d0',
   'herald-nats-http': '#4285f4',
+  'herald-nats-http-recovery': '#0b57d0',
   'herald-amqp': '#7baaf7',
   'socketio-redis': '#d93025',
   herald: '#1a73e8',

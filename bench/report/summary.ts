@@ -247,7 +247,7 @@ export function renderMarkdown(results: BenchResults): string {
     for (const t of o.targetings.filter((x) => x !== 'all')) {
       const sio = find(list, 'socketio-redis', o.clusterSockets, t);
       const cpuGoal = t === 'single' ? 8 : 10;
-      for (const id of ['herald-nats', 'herald-nats-recovery', 'herald-nats-http', 'herald-amqp', 'herald-amqp-norecovery']) {
+      for (const id of ['herald-nats', 'herald-nats-recovery', 'herald-nats-http', 'herald-nats-http-recovery', 'herald-amqp', 'herald-amqp-norecovery']) {
         const c = find(list, id, o.clusterSockets, t);
         if (!c) continue;
         // Recovery off is held against one pod with recovery off; everything else against the default (on).

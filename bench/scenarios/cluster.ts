@@ -41,6 +41,7 @@ export async function runCluster(options: BenchOptions): Promise<ClusterResult> 
     'herald-nats': [nats.pid],
     'herald-nats-recovery': [nats.pid],
     'herald-nats-http': [nats.pid],
+    'herald-nats-http-recovery': [nats.pid],
     'herald-amqp': pidsNamed('beam.smp'),
     'herald-amqp-norecovery': pidsNamed('beam.smp'),
     'socketio-redis': pidsNamed('redis-server'),
