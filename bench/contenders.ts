@@ -180,6 +180,17 @@ const RECOVERY_WINDOW_S = 300;
 export function twoPodContenders(runId: string): Contender[] {
   const subject = `bench.${runId}.events`;
   let logs = 0;
+  /** Two pods with recovery on, on a stream and subject of their own (pods read a stream from its first message). */
+  async function podsWithLog(brokers: BrokerUrls, id: string) {
+    const stream = `BENCH_${runId}_${++logs}`;
+    const logSubject = `bench.${runId}.log${logs}.events`;
+    const pods = await twoHeraldPods('nats', brokers, id, {
+      HERALD_NATS_SUBJECT: logSubject,
+      HERALD_NATS_STREAM: stream,
+      HERALD_RECOVERY_WINDOW_S: String(RECOVERY_WINDOW_S),
+    });
+    return { pods, stream, logSubject };
+  }
   return [
     {
       id: 'herald-nats',
@@ -195,13 +206,7 @@ export function twoPodContenders(runId: string): Contender[] {
       label: 'Herald ×2 + NATS, recovery on (publisher client)',
       note: 'the same with HERALD_RECOVERY_WINDOW_S=300: the event log in a JetStream stream, a 202 once stored, pods on an ordered consumer',
       start: async (brokers) => {
-        const stream = `BENCH_${runId}_${++logs}`;
-        const logSubject = `bench.${runId}.log${logs}.events`;
-        const pods = await twoHeraldPods('nats', brokers, 'herald-nats-recovery', {
-          HERALD_NATS_SUBJECT: logSubject,
-          HERALD_NATS_STREAM: stream,
-          HERALD_RECOVERY_WINDOW_S: String(RECOVERY_WINDOW_S),
-        });
+        const { pods, stream, logSubject } = await podsWithLog(brokers, 'herald-nats-recovery');
         return running(pods, 'herald', {
           kind: 'herald-nats',
           servers: [brokers.nats!],
@@ -222,16 +227,7 @@ export function twoPodContenders(runId: string): Contender[] {
       id: 'herald-nats-http-recovery',
       label: 'Herald ×2 + NATS, recovery on (HTTP to pod A)',
       note: 'the same two pods with recovery on (a stream of its own), events POSTed to one pod: a 202 once stored',
-      start: async (brokers) => {
-        const stream = `BENCH_${runId}_${++logs}`;
-        const logSubject = `bench.${runId}.log${logs}.events`;
-        const pods = await twoHeraldPods('nats', brokers, 'herald-nats-http-recovery', {
-          HERALD_NATS_SUBJECT: logSubject,
-          HERALD_NATS_STREAM: stream,
-          HERALD_RECOVERY_WINDOW_S: String(RECOVERY_WINDOW_S),
-        });
-        return running(pods, 'herald');
-      },
+      start: async (brokers) => running((await podsWithLog(brokers, 'herald-nats-http-recovery')).pods, 'herald'),
     },
     {
       id: 'herald-amqp',
