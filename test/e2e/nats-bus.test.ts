@@ -7,6 +7,7 @@ import { BusUnavailableError, MessageTooLargeError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { runBusContractCases } from './bus.case.js';
 import { startNatsServer, stopAllNatsServers, type NatsServer } from './harness/nats-server.js';
+import type { StoredMessage } from '../../src/bus/bus.js';
 import { numbered, numbersIn } from './harness/bus-messages.js';
 import { waitFor } from './harness/wait-for.js';
 
@@ -61,6 +62,29 @@ describe('NatsBus and the NATS revocation store', () => {
     await bus.publish(numbered(2));
     await waitFor('the small message', () => received.length === 1);
     expect(received).toEqual([2]);
+  });
+
+  it('sends a batch as one NATS message (a bundle) while it fits in max_payload, as several past it, whole and in order', async () => {
+    const subject = freshSubject();
+    const stored: StoredMessage[] = [];
+    const sender = newBus(subject, { publishOnly: true });
+    const pod = newBus(subject);
+    await pod.start((msg) => stored.push(msg));
+    await sender.start(() => {});
+    const unpacked = () => stored.flatMap((msg) => numbersIn(msg));
+    const count = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+    await sender.publishBatch(count(500).map((n) => numbered(n)));
+    await waitFor('the batch', () => unpacked().length === 500);
+    expect(unpacked()).toEqual(count(500));
+    expect(stored).toHaveLength(1);
+
+    stored.length = 0;
+    // Three of 400 KiB under the server's 1 MiB max_payload: two fit in one message, the third goes alone.
+    await sender.publishBatch(count(3).map((n) => numbered(n, 400 * 1024)));
+    await waitFor('the large batch', () => unpacked().length === 3);
+    expect(unpacked()).toEqual(count(3));
+    expect(stored).toHaveLength(2);
   });
 
   it('publishes no message of a batch that holds one over the server max_payload', async () => {

@@ -7,9 +7,9 @@ import { SessionOwnership } from '../../src/gateway/session-ownership.js';
 import type { Socket, SocketState } from '../../src/gateway/socket-state.js';
 import { fakeSocket } from './fake-socket.js';
 import { createLogger } from '../../src/log.js';
-import { createMetrics } from '../../src/metrics.js';
+import { createMetrics, DELIVERY_SAMPLE_EVERY } from '../../src/metrics.js';
 import { encodeEvents } from '../../src/protocol/event-encoder.js';
-import { encodeBusMessage, MessageKind } from '../../src/protocol/bus-format.js';
+import { encodeBusMessage, MessageKind, packBundles } from '../../src/protocol/bus-format.js';
 
 /** A recording engine: the router's only output is what it asks the engine to do. */
 function recordingEngine() {
@@ -48,6 +48,28 @@ describe('router', () => {
     // Only the 50 users this pod holds are published to, all with the one prepared frame.
     expect(published.map((p) => p.topic)).toEqual(targets.filter((_, i) => i % 2 === 0).map((u) => `u:${u}`));
     expect(new Set(published.map((p) => p.frame)).size).toBe(1);
+  });
+
+  it('counts every event and frame, and samples herald_delivery_seconds 1 in 16 delivered events, as its help text says', async () => {
+    const { engine, published } = recordingEngine();
+    const hub = new Hub();
+    hub.add(fakeSocket('u1', 's1'));
+    const metrics = createMetrics();
+    const route = createRouter({ engine, hub, revocations: new Revocations(), sessions: new SessionOwnership(hub), metrics, log: createLogger('silent'), maxBackpressure: 1024 });
+    // 40 events in one request (one stored message), then 8 one at a time; 10 of them for nobody here.
+    const batch = Array.from({ length: 50 }, (_, i) => ({ type: 'A', content: i, targetUsers: [i < 40 ? 'u1' : 'elsewhere'] }));
+    const { messages } = encodeEvents(batch);
+    route(packBundles(messages.slice(0, 40))[0]!);
+    for (const msg of messages.slice(40)) route(msg);
+    for (let i = 0; i < 8; i++) route(encodeEvents({ type: 'B', content: i, targetUsers: ['u1'] }).messages[0]!);
+
+    expect(published).toHaveLength(48);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('herald_events_received_total 58');
+    expect(text).toContain('herald_frames_sent_total 48');
+    // The 1st, 17th and 33rd of the 48 delivered events.
+    expect(text).toContain('herald_delivery_seconds_count 3');
+    expect(text).toContain(`# HELP herald_delivery_seconds Emit to local send, per pod; sampled: 1 in ${DELIVERY_SAMPLE_EVERY} events that reached a local socket`);
   });
 
   it('does no engine work for an event none of whose targets is here', () => {
